@@ -1,0 +1,12 @@
+//! sosik (소식, "news"): a feed aggregation daemon.
+//!
+//! The library holds every stage; `main.rs` is a thin CLI over it. Data flows one way:
+//!
+//! ```text
+//! schedule -> fetch -> decode -> parse -> normalize -> dedupe -> store   (ingest side)
+//! store -> filter -> render -> serve                                     (publish side)
+//! ```
+//!
+//! See ARCHITECTURE.md for the codemap and the invariants each module keeps.
+
+pub mod model;

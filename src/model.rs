@@ -1,0 +1,230 @@
+//! Plain data shared by every stage: sources, stories and their identity.
+//!
+//! This module owns the domain types and nothing else. It never imports `feed_rs`, `rss` or
+//! `sled`: parsing, rendering and storage each convert to and from these types at their own
+//! boundary, so a change of crate never ripples through the pipeline.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+/// A configured source's id: lowercase ASCII letters, digits, `-` and `_`, 1 to 64 characters.
+///
+/// The id is the stable name of a source across config edits and restarts: stories remember
+/// which sources carried them by this id, and `source:` filters match it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceId(String);
+
+impl SourceId {
+    /// Checks the spelling rules and wraps the id; the error says which rule was broken.
+    pub fn new(id: &str) -> Result<SourceId, String> {
+        if id.is_empty() {
+            return Err("a source id cannot be empty".into());
+        }
+        if id.len() > 64 {
+            return Err(format!("source id {id:?} is longer than 64 characters"));
+        }
+        if let Some(bad) = id
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+        {
+            return Err(format!(
+                "source id {id:?} contains {bad:?}; use lowercase letters, digits, '-' and '_'"
+            ));
+        }
+        Ok(SourceId(id.to_owned()))
+    }
+
+    /// The id as written in the config.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The 16-byte key a story is stored under: a BLAKE3 hash of its [`Identity`].
+///
+/// A cryptographic hash, because feed input is hostile: with a weak hash a publisher could forge
+/// a collision and overwrite or hide another outlet's story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoryKey(pub [u8; 16]);
+
+impl StoryKey {
+    /// Lowercase hex, 32 characters; used in `urn:sosik:` guids.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What makes two items the same story (SPEC "Story identity and dedupe").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Identity {
+    /// The canonical link, when it is unique within the fetched document. Global: the same link
+    /// from two sources is one story.
+    Link(String),
+    /// The feed's own guid/id, scoped to the source that published it.
+    Guid { source: SourceId, guid: String },
+    /// Neither a unique link nor a guid: a hash of the source, normalized title and summary.
+    Content { source: SourceId, digest: String },
+}
+
+impl Identity {
+    /// The key this identity is stored under. Each variant hashes a distinct prefix, so a link
+    /// can never collide with a guid that happens to be spelled the same.
+    pub fn key(&self) -> StoryKey {
+        let mut h = blake3::Hasher::new();
+        match self {
+            Identity::Link(link) => {
+                h.update(b"link\0");
+                h.update(link.as_bytes());
+            }
+            Identity::Guid { source, guid } => {
+                h.update(b"guid\0");
+                h.update(source.as_str().as_bytes());
+                h.update(b"\0");
+                h.update(guid.as_bytes());
+            }
+            Identity::Content { source, digest } => {
+                h.update(b"content\0");
+                h.update(source.as_str().as_bytes());
+                h.update(b"\0");
+                h.update(digest.as_bytes());
+            }
+        }
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        StoryKey(key)
+    }
+
+    /// The guid sosik republishes: the canonical link for link identities (a permalink), else a
+    /// stable `urn:sosik:` name. Globally unique, since feed readers such as newsboat merge
+    /// items with equal guids across feeds.
+    pub fn republished_guid(&self) -> (String, bool) {
+        match self {
+            Identity::Link(link) => (link.clone(), true),
+            _ => (format!("urn:sosik:{}", self.key().to_hex()), false),
+        }
+    }
+}
+
+/// One source's contribution to a story: which source, and a fingerprint of the version of the
+/// story that source last sent.
+///
+/// Per-source fingerprints stop two outlets that word the same story differently from
+/// "updating" it back and forth on every poll: only a change from the *same* source is an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorySource {
+    /// The source's id.
+    pub id: SourceId,
+    /// [`Story::fingerprint`] of the version this source last sent.
+    pub fingerprint: u64,
+}
+
+/// One story: what a feed item becomes after normalization, and what is stored and republished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Story {
+    /// Why this story is this story; its hash is the store key.
+    pub identity: Identity,
+    /// Canonical absolute link, if the item had one.
+    pub link: Option<String>,
+    /// Plain text, whitespace collapsed; never HTML.
+    pub title: String,
+    /// Sanitized HTML.
+    pub summary: Option<String>,
+    /// Sanitized HTML.
+    pub content: Option<String>,
+    /// Author names, in feed order, without duplicates.
+    pub authors: Vec<String>,
+    /// Categories from every place a publisher puts them (RSS `<category>`, Atom term/label,
+    /// `dc:subject`, JSON Feed tags), trimmed, without duplicates, in feed order.
+    pub categories: Vec<String>,
+    /// Publication time; the first-seen time when the feed gave none or one more than a day
+    /// in the future.
+    pub published: DateTime<Utc>,
+    /// Last change: the feed's own `updated` at first sight, then the time sosik saw an edit.
+    pub updated: DateTime<Utc>,
+    /// When sosik first stored this story. Retention counts from here.
+    pub first_seen: DateTime<Utc>,
+    /// Language tag from the item or its feed, if given.
+    pub lang: Option<String>,
+    /// Every source that carried this story, in the order sosik first saw them.
+    pub sources: Vec<StorySource>,
+}
+
+impl Story {
+    /// The store key: the hash of [`Story::identity`].
+    pub fn key(&self) -> StoryKey {
+        self.identity.key()
+    }
+
+    /// A hash of the fields whose change makes an edit: title, summary, content, categories.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h = blake3::Hasher::new();
+        for part in [
+            Some(self.title.as_str()),
+            self.summary.as_deref(),
+            self.content.as_deref(),
+        ] {
+            match part {
+                Some(text) => {
+                    h.update(b"1");
+                    h.update(&(text.len() as u64).to_le_bytes());
+                    h.update(text.as_bytes());
+                }
+                None => {
+                    h.update(b"0");
+                }
+            }
+        }
+        for category in &self.categories {
+            h.update(&(category.len() as u64).to_le_bytes());
+            h.update(category.as_bytes());
+        }
+        let mut out = [0u8; 8];
+        out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+        u64::from_le_bytes(out)
+    }
+
+    /// Whether `source` is among the sources that carried this story.
+    pub fn has_source(&self, source: &SourceId) -> bool {
+        self.sources.iter().any(|s| &s.id == source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_ids_follow_the_spelling_rules() {
+        assert!(SourceId::new("mk-all_2").is_ok());
+        for bad in ["", "MK", "mk all", "mk.all", "한국", &"a".repeat(65)] {
+            assert!(SourceId::new(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn identities_of_different_kinds_never_share_a_key() {
+        let src = SourceId::new("a").unwrap();
+        let link = Identity::Link("x".into());
+        let guid = Identity::Guid { source: src.clone(), guid: "x".into() };
+        let content = Identity::Content { source: src, digest: "x".into() };
+        assert_ne!(link.key(), guid.key());
+        assert_ne!(guid.key(), content.key());
+        assert_eq!(link.key(), Identity::Link("x".into()).key());
+    }
+
+    #[test]
+    fn guids_are_permalinks_only_for_link_identities() {
+        let (guid, perma) = Identity::Link("https://a.kr/1".into()).republished_guid();
+        assert_eq!((guid.as_str(), perma), ("https://a.kr/1", true));
+        let id = Identity::Guid { source: SourceId::new("a").unwrap(), guid: "g".into() };
+        let (guid, perma) = id.republished_guid();
+        assert!(guid.starts_with("urn:sosik:") && guid.len() == 10 + 32 && !perma);
+    }
+}
