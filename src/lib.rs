@@ -9,4 +9,7 @@
 //!
 //! See ARCHITECTURE.md for the codemap and the invariants each module keeps.
 
+pub mod config;
+pub mod decode;
+pub mod fetch;
 pub mod model;
