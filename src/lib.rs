@@ -13,3 +13,4 @@ pub mod config;
 pub mod decode;
 pub mod fetch;
 pub mod model;
+pub mod parse;
