@@ -13,4 +13,5 @@ pub mod config;
 pub mod decode;
 pub mod fetch;
 pub mod model;
+pub mod normalize;
 pub mod parse;

@@ -1,0 +1,178 @@
+//! Text cleanup shared by normalization: HTML to plain text, whitespace, sanitizing.
+
+use url::Url;
+
+/// Collapses runs of whitespace to one space and trims.
+pub fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Plain text of an HTML fragment: tags dropped, character references decoded, whitespace
+/// collapsed. For titles and digests, not for display of rich content.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(['<', '&']) {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        if rest.starts_with('<') {
+            // A tag ends at '>'; a lone '<' (as in "a < b") is text.
+            match rest[1..].chars().next() {
+                Some(c) if c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?' => {
+                    let end = rest.find('>').map_or(rest.len(), |e| e + 1);
+                    out.push(' ');
+                    rest = &rest[end..];
+                }
+                _ => {
+                    out.push('<');
+                    rest = &rest[1..];
+                }
+            }
+        } else {
+            let (decoded, used) = decode_reference(rest);
+            out.push_str(&decoded);
+            rest = &rest[used..];
+        }
+    }
+    out.push_str(rest);
+    collapse_whitespace(&out)
+}
+
+/// Decodes the character reference at the start of `s` (which starts with '&'); returns the
+/// text and the bytes consumed. Unknown references stay literal.
+fn decode_reference(s: &str) -> (String, usize) {
+    let Some(end) = s[1..].find(';').map(|e| e + 1).filter(|e| *e <= 12) else {
+        return ("&".into(), 1);
+    };
+    let name = &s[1..end];
+    let decoded = if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok(),
+            None => num.parse().ok(),
+        };
+        code.and_then(char::from_u32).map(String::from)
+    } else {
+        let c = match name {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            "nbsp" => ' ',
+            "middot" => '·',
+            "hellip" => '…',
+            "lsquo" => '‘',
+            "rsquo" => '’',
+            "ldquo" => '“',
+            "rdquo" => '”',
+            "ndash" => '–',
+            "mdash" => '—',
+            _ => return ("&".into(), 1),
+        };
+        Some(c.to_string())
+    };
+    match decoded {
+        Some(text) => (text, end + 1),
+        None => ("&".into(), 1),
+    }
+}
+
+/// Escapes plain text for use as HTML.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("<br>"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Cuts `text` to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// An HTML sanitizer for one document: ammonia's safe defaults, with relative URLs made
+/// absolute against the document's base so republished HTML works anywhere.
+pub struct Sanitizer {
+    builder: ammonia::Builder<'static>,
+}
+
+impl Sanitizer {
+    /// A sanitizer resolving relative URLs against `base` (dropping them when there is none).
+    pub fn new(base: Option<&Url>) -> Sanitizer {
+        let mut builder = ammonia::Builder::default();
+        match base {
+            Some(base) => builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone())),
+            None => builder.url_relative(ammonia::UrlRelative::Deny),
+        };
+        Sanitizer { builder }
+    }
+
+    /// Sanitized HTML, or `None` when nothing visible is left.
+    pub fn clean(&self, html: &str) -> Option<String> {
+        let cleaned = self.builder.clean(html).to_string();
+        let trimmed = cleaned.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_becomes_text() {
+        let cases = [
+            ("<b>삼성</b>&amp;<i>오픈AI</i>", "삼성 & 오픈AI"),
+            ("a &lt; b &#54620;&#xAE00; &nbsp;c", "a < b 한글 c"),
+            ("3 < 4 &unknown; &", "3 < 4 &unknown; &"),
+            ("<p>one</p>\n\n<p>two</p>", "one two"),
+            ("<!-- c --><script>x</script>", "x"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(html_to_text(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn sanitizing_drops_scripts_and_resolves_relative_urls() {
+        let base = Url::parse("https://www.mk.co.kr/news/it/1").unwrap();
+        let s = Sanitizer::new(Some(&base));
+        let out = s
+            .clean(r#"<p onclick="x()">본문 <img src="/img/a.jpg"><script>alert(1)</script></p>"#)
+            .unwrap();
+        assert!(
+            out.contains(r#"src="https://www.mk.co.kr/img/a.jpg""#),
+            "{out}"
+        );
+        assert!(!out.contains("script") && !out.contains("onclick"), "{out}");
+        assert_eq!(s.clean("<script>only</script>  "), None);
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("한국어", 4), "한");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}
