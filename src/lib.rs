@@ -11,7 +11,9 @@
 
 pub mod config;
 pub mod decode;
+pub mod dedupe;
 pub mod fetch;
 pub mod model;
 pub mod normalize;
 pub mod parse;
+pub mod store;

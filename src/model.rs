@@ -237,3 +237,41 @@ mod tests {
         assert!(guid.starts_with("urn:sosik:") && guid.len() == 10 + 32 && !perma);
     }
 }
+
+/// What sosik remembers about one source between polls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceState {
+    /// The URL to fetch from now on, after permanent redirects (301/308); `None` means the
+    /// configured URL.
+    pub moved_to: Option<String>,
+    /// The URL the configured one pointed at when `moved_to` was recorded, so editing the config
+    /// to a new URL forgets the old redirect.
+    pub moved_from: Option<String>,
+    /// `ETag` from the last successful fetch.
+    pub etag: Option<String>,
+    /// `Last-Modified` from the last successful fetch.
+    pub last_modified: Option<String>,
+    /// When the last fetch attempt ended.
+    pub last_fetch: Option<DateTime<Utc>>,
+    /// When a fetch last succeeded (200 or 304).
+    pub last_success: Option<DateTime<Utc>>,
+    /// HTTP status of the last answer, if there was one.
+    pub last_status: Option<u16>,
+    /// The last failure as a sentence; cleared by a success.
+    pub last_error: Option<String>,
+    /// Failures since the last success.
+    pub consecutive_errors: u32,
+    /// When the scheduler will poll next.
+    pub next_poll: Option<DateTime<Utc>>,
+    /// The server answered 410 Gone: polling stopped.
+    pub gone: bool,
+    /// The feed's own title, as last read.
+    pub title: Option<String>,
+    /// Stories new in the last document.
+    pub last_new: u32,
+    /// Stories edited in the last document.
+    pub last_updated: u32,
+    /// Keys of the stories in the last document read. Retention and the per-source cap never
+    /// remove these, or a story still in the feed would come back as new on the next poll.
+    pub current: Vec<StoryKey>,
+}

@@ -1,0 +1,177 @@
+//! Whether an incoming story is new, an edit, another source's copy, or nothing new: pure.
+//!
+//! Owns the merge rule of SPEC.md: one identity is one story whichever sources carry it; it
+//! remembers every source; an edit (title, summary, content or categories changed) updates it
+//! in place with a new `updated` time. An edit is judged per source, against the version that
+//! same source sent last, so two outlets wording one story differently never flip it back and
+//! forth. Never writes: the store calls [`decide`] inside its transaction.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{Story, StorySource};
+
+/// What to do with an incoming story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Not stored yet: store it.
+    New(Story),
+    /// This source changed the story's text or categories: store the new version.
+    Updated(Story),
+    /// Same text, but the stored record learns something (another source carries it, or this
+    /// source's fingerprint moved): store it, but it is not an edit.
+    Merged(Story),
+    /// Nothing to store.
+    Unchanged,
+}
+
+/// Decides what `incoming` (fresh from one source, carrying exactly that source in
+/// `sources`) means against the `stored` version, at time `now`.
+pub fn decide(stored: Option<&Story>, incoming: &Story, now: DateTime<Utc>) -> Change {
+    let Some(stored) = stored else {
+        return Change::New(incoming.clone());
+    };
+    let Some(from) = incoming.sources.first() else {
+        return Change::Unchanged;
+    };
+    match stored.sources.iter().position(|s| s.id == from.id) {
+        Some(i) if stored.sources[i].fingerprint == from.fingerprint => Change::Unchanged,
+        Some(i) => {
+            let mut next = stored.clone();
+            next.sources[i].fingerprint = from.fingerprint;
+            if stored.fingerprint() == incoming.fingerprint() {
+                return Change::Merged(next);
+            }
+            next.title = incoming.title.clone();
+            next.summary = incoming.summary.clone();
+            next.content = incoming.content.clone();
+            next.categories = incoming.categories.clone();
+            next.authors = incoming.authors.clone();
+            if next.link.is_none() {
+                next.link = incoming.link.clone();
+            }
+            next.updated = now.max(stored.updated);
+            Change::Updated(next)
+        }
+        None => {
+            let mut next = stored.clone();
+            next.sources.push(StorySource {
+                id: from.id.clone(),
+                fingerprint: from.fingerprint,
+            });
+            Change::Merged(next)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::model::{Identity, SourceId};
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()
+    }
+
+    fn story(source: &str, title: &str, first_seen: DateTime<Utc>) -> Story {
+        let mut s = Story {
+            identity: Identity::Link("https://www.mk.co.kr/news/it/11".into()),
+            link: Some("https://www.mk.co.kr/news/it/11".into()),
+            title: title.into(),
+            summary: Some("요약".into()),
+            content: None,
+            authors: vec![],
+            categories: vec!["IT·과학".into()],
+            published: at(1),
+            updated: at(1),
+            first_seen,
+            lang: None,
+            sources: vec![],
+        };
+        s.sources = vec![StorySource {
+            id: SourceId::new(source).unwrap(),
+            fingerprint: s.fingerprint(),
+        }];
+        s
+    }
+
+    #[test]
+    fn a_story_not_stored_is_new() {
+        let s = story("mk-all", "a", at(2));
+        assert_eq!(decide(None, &s, at(2)), Change::New(s));
+    }
+
+    #[test]
+    fn the_same_version_again_is_unchanged() {
+        let s = story("mk-all", "a", at(2));
+        assert_eq!(
+            decide(Some(&s), &story("mk-all", "a", at(3)), at(3)),
+            Change::Unchanged
+        );
+    }
+
+    #[test]
+    fn an_edit_updates_in_place() {
+        let stored = story("mk-all", "초안", at(2));
+        let Change::Updated(next) =
+            decide(Some(&stored), &story("mk-all", "고친 제목", at(5)), at(5))
+        else {
+            panic!("an edited title must be an update");
+        };
+        assert_eq!(next.title, "고친 제목");
+        assert_eq!(next.first_seen, at(2), "first seen never moves");
+        assert_eq!(next.updated, at(5));
+        assert_eq!(next.key(), stored.key());
+        assert_eq!(next.sources.len(), 1);
+        assert_eq!(next.sources[0].fingerprint, next.fingerprint());
+    }
+
+    #[test]
+    fn a_second_source_is_remembered_without_an_edit() {
+        let stored = story("mk-all", "a", at(2));
+        let Change::Merged(next) = decide(
+            Some(&stored),
+            &story("mk-it", "a, worded otherwise", at(4)),
+            at(4),
+        ) else {
+            panic!("another source's copy must merge");
+        };
+        let ids: Vec<_> = next.sources.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, vec!["mk-all", "mk-it"]);
+        assert_eq!(next.title, "a", "the first source's version stays");
+        // Polling both again with their own unchanged versions changes nothing.
+        assert_eq!(
+            decide(Some(&next), &story("mk-all", "a", at(6)), at(6)),
+            Change::Unchanged
+        );
+        assert_eq!(
+            decide(
+                Some(&next),
+                &story("mk-it", "a, worded otherwise", at(6)),
+                at(6)
+            ),
+            Change::Unchanged
+        );
+    }
+
+    #[test]
+    fn the_outcome_of_two_sources_does_not_depend_on_order() {
+        let a = story("mk-all", "a", at(2));
+        let b = story("mk-it", "a", at(2));
+        let ab = match decide(Some(&a), &b, at(3)) {
+            Change::Merged(s) => s,
+            other => panic!("{other:?}"),
+        };
+        let ba = match decide(Some(&b), &a, at(3)) {
+            Change::Merged(s) => s,
+            other => panic!("{other:?}"),
+        };
+        let mut ids_ab: Vec<_> = ab.sources.iter().map(|s| s.id.clone()).collect();
+        let mut ids_ba: Vec<_> = ba.sources.iter().map(|s| s.id.clone()).collect();
+        ids_ab.sort();
+        ids_ba.sort();
+        assert_eq!(ids_ab, ids_ba);
+        assert_eq!(ab.fingerprint(), ba.fingerprint());
+    }
+}

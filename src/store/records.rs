@@ -1,0 +1,216 @@
+//! On-disk records: versioned, compact (postcard), and distinct from the domain types so the
+//! next release can migrate them. The first byte of every value is its schema version.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Identity, SourceId, SourceState, Story, StoryKey, StorySource};
+
+/// Version byte of story records written by this release.
+pub(super) const STORY_V1: u8 = 1;
+/// Version byte of source-state records written by this release.
+pub(super) const SOURCE_V1: u8 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct StoryV1 {
+    kind: u8,
+    scope: String,
+    value: String,
+    link: Option<String>,
+    title: String,
+    summary: Option<String>,
+    content: Option<String>,
+    authors: Vec<String>,
+    categories: Vec<String>,
+    published: i64,
+    updated: i64,
+    first_seen: i64,
+    lang: Option<String>,
+    sources: Vec<(String, u64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SourceV1 {
+    moved_to: Option<String>,
+    moved_from: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    last_fetch: Option<i64>,
+    last_success: Option<i64>,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+    consecutive_errors: u32,
+    next_poll: Option<i64>,
+    gone: bool,
+    title: Option<String>,
+    last_new: u32,
+    last_updated: u32,
+    current: Vec<[u8; 16]>,
+}
+
+/// Why a stored value could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Written by a newer release, or not ours.
+    #[error("unknown record version {0}")]
+    Version(u8),
+    /// Bytes that do not decode.
+    #[error("undecodable record: {0}")]
+    Decode(String),
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(us: i64) -> DateTime<Utc> {
+    Utc.timestamp_micros(us).single().unwrap_or_default()
+}
+
+pub(super) fn encode_story(story: &Story) -> Vec<u8> {
+    let (kind, scope, value) = match &story.identity {
+        Identity::Link(link) => (0, String::new(), link.clone()),
+        Identity::Guid { source, guid } => (1, source.to_string(), guid.clone()),
+        Identity::Content { source, digest } => (2, source.to_string(), digest.clone()),
+    };
+    let record = StoryV1 {
+        kind,
+        scope,
+        value,
+        link: story.link.clone(),
+        title: story.title.clone(),
+        summary: story.summary.clone(),
+        content: story.content.clone(),
+        authors: story.authors.clone(),
+        categories: story.categories.clone(),
+        published: micros(story.published),
+        updated: micros(story.updated),
+        first_seen: micros(story.first_seen),
+        lang: story.lang.clone(),
+        sources: story
+            .sources
+            .iter()
+            .map(|s| (s.id.to_string(), s.fingerprint))
+            .collect(),
+    };
+    let mut out = vec![STORY_V1];
+    out.extend(postcard::to_stdvec(&record).expect("a story record always serializes"));
+    out
+}
+
+pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
+    let (&version, body) = bytes
+        .split_first()
+        .ok_or(RecordError::Decode("empty value".into()))?;
+    if version != STORY_V1 {
+        return Err(RecordError::Version(version));
+    }
+    let r: StoryV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    let source = |id: &str| SourceId::new(id).map_err(RecordError::Decode);
+    let identity = match r.kind {
+        0 => Identity::Link(r.value),
+        1 => Identity::Guid {
+            source: source(&r.scope)?,
+            guid: r.value,
+        },
+        2 => Identity::Content {
+            source: source(&r.scope)?,
+            digest: r.value,
+        },
+        k => return Err(RecordError::Decode(format!("unknown identity kind {k}"))),
+    };
+    let mut sources = Vec::with_capacity(r.sources.len());
+    for (id, fingerprint) in r.sources {
+        sources.push(StorySource {
+            id: source(&id)?,
+            fingerprint,
+        });
+    }
+    Ok(Story {
+        identity,
+        link: r.link,
+        title: r.title,
+        summary: r.summary,
+        content: r.content,
+        authors: r.authors,
+        categories: r.categories,
+        published: time(r.published),
+        updated: time(r.updated),
+        first_seen: time(r.first_seen),
+        lang: r.lang,
+        sources,
+    })
+}
+
+pub(super) fn encode_source(state: &SourceState) -> Vec<u8> {
+    let record = SourceV1 {
+        moved_to: state.moved_to.clone(),
+        moved_from: state.moved_from.clone(),
+        etag: state.etag.clone(),
+        last_modified: state.last_modified.clone(),
+        last_fetch: state.last_fetch.map(micros),
+        last_success: state.last_success.map(micros),
+        last_status: state.last_status,
+        last_error: state.last_error.clone(),
+        consecutive_errors: state.consecutive_errors,
+        next_poll: state.next_poll.map(micros),
+        gone: state.gone,
+        title: state.title.clone(),
+        last_new: state.last_new,
+        last_updated: state.last_updated,
+        current: state.current.iter().map(|k| k.0).collect(),
+    };
+    let mut out = vec![SOURCE_V1];
+    out.extend(postcard::to_stdvec(&record).expect("a source record always serializes"));
+    out
+}
+
+pub(super) fn decode_source(bytes: &[u8]) -> Result<SourceState, RecordError> {
+    let (&version, body) = bytes
+        .split_first()
+        .ok_or(RecordError::Decode("empty value".into()))?;
+    if version != SOURCE_V1 {
+        return Err(RecordError::Version(version));
+    }
+    let r: SourceV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    Ok(SourceState {
+        moved_to: r.moved_to,
+        moved_from: r.moved_from,
+        etag: r.etag,
+        last_modified: r.last_modified,
+        last_fetch: r.last_fetch.map(time),
+        last_success: r.last_success.map(time),
+        last_status: r.last_status,
+        last_error: r.last_error,
+        consecutive_errors: r.consecutive_errors,
+        next_poll: r.next_poll.map(time),
+        gone: r.gone,
+        title: r.title,
+        last_new: r.last_new,
+        last_updated: r.last_updated,
+        current: r.current.into_iter().map(StoryKey).collect(),
+    })
+}
+
+/// Time-index key: the time, sortable as bytes (sign bit flipped, big-endian), then the story
+/// key, so equal times stay distinct.
+pub(super) fn time_key(prefix: &[u8], t: DateTime<Utc>, key: &StoryKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(prefix.len() + 24);
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(&((micros(t) as u64) ^ (1 << 63)).to_be_bytes());
+    out.extend_from_slice(&key.0);
+    out
+}
+
+/// The story key at the end of a time-index key.
+pub(super) fn key_of_index(index_key: &[u8]) -> Option<StoryKey> {
+    let tail = index_key.get(index_key.len().checked_sub(16)?..)?;
+    Some(StoryKey(tail.try_into().ok()?))
+}
+
+/// Prefix of one source's entries in the per-source index.
+pub(super) fn source_prefix(id: &SourceId) -> Vec<u8> {
+    let mut out = id.as_str().as_bytes().to_vec();
+    out.push(0);
+    out
+}

@@ -1,0 +1,225 @@
+//! Tests on real sled databases in temporary directories.
+
+use chrono::TimeZone;
+
+use super::*;
+use crate::dedupe::decide;
+use crate::model::{Identity, StorySource};
+
+fn at(day: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, 0, 0, 0).unwrap()
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(&StoreOptions {
+        path: dir.join("db"),
+        cache_capacity: 8 << 20,
+    })
+    .unwrap()
+}
+
+fn story(source: &str, n: u32, title: &str, day: u32) -> Story {
+    let mut s = Story {
+        identity: Identity::Link(format!("https://www.mk.co.kr/news/{n}")),
+        link: Some(format!("https://www.mk.co.kr/news/{n}")),
+        title: title.into(),
+        summary: None,
+        content: None,
+        authors: vec![],
+        categories: vec![],
+        published: at(day),
+        updated: at(day),
+        first_seen: at(day),
+        lang: None,
+        sources: vec![],
+    };
+    s.sources = vec![StorySource {
+        id: SourceId::new(source).unwrap(),
+        fingerprint: s.fingerprint(),
+    }];
+    s
+}
+
+fn commit(store: &Store, source: &str, stories: &[Story], now: DateTime<Utc>) -> CommitCounts {
+    let id = SourceId::new(source).unwrap();
+    let state = SourceState {
+        current: stories.iter().map(Story::key).collect(),
+        ..Default::default()
+    };
+    store
+        .commit_poll(&id, stories, &state, &|old, new| decide(old, new, now))
+        .unwrap()
+}
+
+fn titles(store: &Store) -> Vec<String> {
+    store.newest().map(|s| s.unwrap().title).collect()
+}
+
+#[test]
+fn a_commit_stores_stories_newest_first_and_the_source_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let counts = commit(
+        &store,
+        "mk",
+        &[story("mk", 1, "old", 1), story("mk", 2, "new", 3)],
+        at(3),
+    );
+    assert_eq!(
+        counts,
+        CommitCounts {
+            new: 2,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(titles(&store), vec!["new", "old"]);
+    let state = store
+        .source_state(&SourceId::new("mk").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!((state.last_new, state.current.len()), (2, 2));
+}
+
+#[test]
+fn edits_update_in_place_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        commit(&store, "mk", &[story("mk", 1, "초안", 1)], at(1));
+        let counts = commit(&store, "mk", &[story("mk", 1, "고친 제목", 1)], at(2));
+        assert_eq!(counts.updated, 1);
+        store.flush_blocking().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(titles(&store), vec!["고친 제목"]);
+    assert_eq!(store.len(), 1);
+    let s = store.get(&story("mk", 1, "", 1).key()).unwrap().unwrap();
+    assert_eq!((s.first_seen, s.updated), (at(1), at(2)));
+}
+
+#[test]
+fn one_story_from_two_sources_is_stored_once_and_listed_for_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    commit(&store, "mk-all", &[story("mk-all", 1, "a", 1)], at(1));
+    let counts = commit(&store, "mk-it", &[story("mk-it", 1, "a", 1)], at(1));
+    assert_eq!(
+        counts,
+        CommitCounts {
+            new: 0,
+            updated: 0,
+            unchanged: 1
+        }
+    );
+    assert_eq!(store.len(), 1);
+    for source in ["mk-all", "mk-it"] {
+        let listed: Vec<_> = store
+            .newest_for_source(&SourceId::new(source).unwrap())
+            .collect();
+        assert_eq!(listed.len(), 1, "{source}");
+    }
+    assert_eq!(
+        store.newest().count(),
+        1,
+        "the time index holds one entry per story"
+    );
+}
+
+#[test]
+fn the_cap_keeps_the_newest_per_source_and_spares_shared_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a: Vec<Story> = (1..=5)
+        .map(|d| story("a", d, &format!("a{d}"), d))
+        .collect();
+    commit(&store, "a", &a, at(5));
+    commit(&store, "b", &[story("b", 1, "a1", 1)], at(5));
+    let removed = store
+        .enforce_cap(&SourceId::new("a").unwrap(), 2, &HashSet::new())
+        .unwrap();
+    assert_eq!(removed, 3);
+    // a1 is still carried by b, so it stays, listed for b only.
+    assert_eq!(titles(&store), vec!["a5", "a4", "a1"]);
+    assert_eq!(
+        store
+            .newest_for_source(&SourceId::new("a").unwrap())
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn retention_forgets_old_stories_but_not_ones_still_in_a_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    commit(
+        &store,
+        "a",
+        &[
+            story("a", 1, "old", 1),
+            story("a", 2, "kept", 1),
+            story("a", 3, "young", 20),
+        ],
+        at(20),
+    );
+    let protect: HashSet<_> = [story("a", 2, "", 1).key()].into();
+    let removed = store
+        .prune_older_than(at(25), Duration::from_secs(10 * 86_400), &protect)
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(titles(&store), vec!["young", "kept"]);
+    assert_eq!(
+        store
+            .newest_for_source(&SourceId::new("a").unwrap())
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_newer_layout_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema", &99u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(&StoreOptions {
+        path: dir.path().join("db"),
+        cache_capacity: 8 << 20,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("layout version 99"), "{err}");
+}
+
+#[test]
+fn records_round_trip() {
+    let mut s = story("mk", 7, "제목", 3);
+    s.identity = Identity::Guid {
+        source: SourceId::new("mk").unwrap(),
+        guid: "g".into(),
+    };
+    s.summary = Some("<p>요약</p>".into());
+    s.categories = vec!["IT·과학".into()];
+    s.authors = vec!["기자".into()];
+    s.lang = Some("ko".into());
+    assert_eq!(
+        records::decode_story(&records::encode_story(&s)).unwrap(),
+        s
+    );
+    let state = SourceState {
+        etag: Some("\"x\"".into()),
+        next_poll: Some(at(4)),
+        consecutive_errors: 3,
+        current: vec![s.key()],
+        ..Default::default()
+    };
+    assert_eq!(
+        records::decode_source(&records::encode_source(&state)).unwrap(),
+        state
+    );
+}
