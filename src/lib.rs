@@ -10,3 +10,4 @@
 //! See ARCHITECTURE.md for the codemap and the invariants each module keeps.
 
 pub mod model;
+pub mod render;
