@@ -14,6 +14,8 @@ mod json;
 mod rss;
 mod text;
 
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::str::FromStr;
