@@ -16,4 +16,5 @@ pub mod fetch;
 pub mod model;
 pub mod normalize;
 pub mod parse;
+pub mod render;
 pub mod store;
