@@ -212,8 +212,14 @@ mod tests {
     fn identities_of_different_kinds_never_share_a_key() {
         let src = SourceId::new("a").unwrap();
         let link = Identity::Link("x".into());
-        let guid = Identity::Guid { source: src.clone(), guid: "x".into() };
-        let content = Identity::Content { source: src, digest: "x".into() };
+        let guid = Identity::Guid {
+            source: src.clone(),
+            guid: "x".into(),
+        };
+        let content = Identity::Content {
+            source: src,
+            digest: "x".into(),
+        };
         assert_ne!(link.key(), guid.key());
         assert_ne!(guid.key(), content.key());
         assert_eq!(link.key(), Identity::Link("x".into()).key());
@@ -223,7 +229,10 @@ mod tests {
     fn guids_are_permalinks_only_for_link_identities() {
         let (guid, perma) = Identity::Link("https://a.kr/1".into()).republished_guid();
         assert_eq!((guid.as_str(), perma), ("https://a.kr/1", true));
-        let id = Identity::Guid { source: SourceId::new("a").unwrap(), guid: "g".into() };
+        let id = Identity::Guid {
+            source: SourceId::new("a").unwrap(),
+            guid: "g".into(),
+        };
         let (guid, perma) = id.republished_guid();
         assert!(guid.starts_with("urn:sosik:") && guid.len() == 10 + 32 && !perma);
     }
