@@ -9,4 +9,5 @@
 //!
 //! See ARCHITECTURE.md for the codemap and the invariants each module keeps.
 
+pub mod filter;
 pub mod model;
