@@ -13,6 +13,7 @@ pub mod config;
 pub mod decode;
 pub mod dedupe;
 pub mod fetch;
+pub mod filter;
 pub mod model;
 pub mod normalize;
 pub mod parse;
