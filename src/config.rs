@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use crate::filter::Filter;
 use crate::model::SourceId;
 
 /// The default User-Agent: names the program, its version and where to read about it, so a
@@ -238,8 +239,8 @@ pub struct OutputConfig {
     pub description: String,
     /// Sources whose stories this output draws from.
     pub sources: Vec<SourceId>,
-    /// The filter expression as written; empty matches everything.
-    pub filter: String,
+    /// The compiled filter; the empty filter matches everything.
+    pub filter: Filter,
     /// Newest stories in the feed.
     pub limit: usize,
 }
@@ -533,11 +534,13 @@ fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             }
         };
         let limit = positive(&key("limit"), ro.limit, 50)? as usize;
+        let filter = Filter::parse(ro.filter.as_deref().unwrap_or(""))
+            .map_err(|e| ConfigError::new(key("filter"), e.to_string()))?;
         outputs.push(OutputConfig {
             title: ro.title.unwrap_or_else(|| name.clone()),
             description: ro.description.unwrap_or_default(),
             sources: output_sources,
-            filter: ro.filter.unwrap_or_default(),
+            filter,
             limit,
             name,
         });
@@ -552,4 +555,10 @@ fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         sources,
         outputs,
     })
+}
+
+impl crate::filter::TagLookup for Config {
+    fn tags(&self, source: &SourceId) -> &[String] {
+        self.source(source.as_str()).map_or(&[], |s| s.tags.as_slice())
+    }
 }
