@@ -325,6 +325,21 @@ fn unknown_field_key(message: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_owned())
 }
 
+/// Parses a source URL. A relative `file:` URL (`file:demo/a.xml`) is resolved against the
+/// config file's directory, so a committed config can point at files committed beside it.
+fn source_url(config_file: &Path, text: &str) -> Result<Url, String> {
+    if let Some(rest) = text
+        .strip_prefix("file:")
+        .filter(|r| !r.starts_with('/') && !r.is_empty())
+    {
+        let dir = config_file.parent().unwrap_or(Path::new("."));
+        let path = std::path::absolute(dir.join(rest)).map_err(|e| e.to_string())?;
+        return Url::from_file_path(&path)
+            .map_err(|_| format!("{} is not an absolute path", path.display()));
+    }
+    Url::parse(text).map_err(|e| e.to_string())
+}
+
 fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
     let text = value.unwrap_or(default);
     humantime::parse_duration(text.trim()).map_err(|e| {
@@ -462,7 +477,7 @@ fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
         let key = |field: &str| format!("sources.{id_text}.{field}");
         let id = SourceId::new(&id_text)
             .map_err(|m| ConfigError::new(format!("sources.{id_text}"), m))?;
-        let url = Url::parse(rs.url.trim()).map_err(|e| {
+        let url = source_url(file, rs.url.trim()).map_err(|e| {
             ConfigError::new(key("url"), format!("{:?} is not a URL ({e})", rs.url))
         })?;
         if !matches!(url.scheme(), "http" | "https" | "file") {
@@ -559,6 +574,7 @@ fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
 
 impl crate::filter::TagLookup for Config {
     fn tags(&self, source: &SourceId) -> &[String] {
-        self.source(source.as_str()).map_or(&[], |s| s.tags.as_slice())
+        self.source(source.as_str())
+            .map_or(&[], |s| s.tags.as_slice())
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! See ARCHITECTURE.md for the codemap and the invariants each module keeps.
 
+pub mod app;
 pub mod config;
 pub mod decode;
 pub mod dedupe;
@@ -17,5 +18,7 @@ pub mod filter;
 pub mod model;
 pub mod normalize;
 pub mod parse;
+pub mod pipeline;
 pub mod render;
+pub mod schedule;
 pub mod store;

@@ -1,0 +1,423 @@
+//! Presentation of each command: tables for people, JSON Lines for scripts. Every command's
+//! work is a library call; this file only formats and picks exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::json;
+
+use sosik::config::Config;
+use sosik::filter::TagLookup;
+use sosik::model::{SourceId, Story};
+use sosik::pipeline::{Ingest, PollOutcome, PollReport};
+use sosik::store::{Store, StoreOptions};
+
+fn open_store(config: &Config) -> Result<Store> {
+    Ok(Store::open(&StoreOptions {
+        path: config.store.path.clone(),
+        cache_capacity: config.store.cache_capacity,
+    })?)
+}
+
+pub async fn run(config: Config) -> Result<ExitCode> {
+    sosik::app::run(Arc::new(config)).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
+    let mut selected = Vec::new();
+    for id in &ids {
+        match config.source(id) {
+            Some(source) => selected.push(source.clone()),
+            None => bail!("no source {id:?} in {}", config.file.display()),
+        }
+    }
+    if ids.is_empty() {
+        selected = config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .cloned()
+            .collect();
+    }
+    let config = Arc::new(config);
+    let store = open_store(&config)?;
+    let ingest = Ingest::new(config.clone(), store.clone())?;
+
+    let progress = indicatif::ProgressBar::new(selected.len() as u64);
+    if std::io::stderr().is_terminal() {
+        progress.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} polling [{bar:30}] {pos}/{len} {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+    } else {
+        progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for source in selected.iter().cloned() {
+        let ingest = ingest.clone();
+        tasks.spawn(async move { ingest.ingest(&source).await });
+    }
+    let mut reports = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let report = joined.context("a poll task died")?;
+        progress.set_message(report.source.to_string());
+        progress.inc(1);
+        reports.push(report);
+    }
+    progress.finish_and_clear();
+    let retained = ingest.apply_retention(Utc::now())?;
+    store.flush().await?;
+
+    // Config order, so the table reads like the config.
+    reports.sort_by_key(|r| selected.iter().position(|s| s.id == r.source));
+    let mut out = std::io::stdout().lock();
+    print_poll_table(&mut out, &reports)?;
+    let failed = reports.iter().filter(|r| !r.outcome.is_success()).count();
+    let (new, updated) = reports.iter().fold((0, 0), |(n, u), r| match &r.outcome {
+        PollOutcome::Stored { counts, .. } => (n + counts.new, u + counts.updated),
+        _ => (n, u),
+    });
+    writeln!(
+        out,
+        "{} sources: {} ok, {} failed; {new} new, {updated} updated; {} stories stored{}",
+        reports.len(),
+        reports.len() - failed,
+        failed,
+        store.len(),
+        if retained > 0 {
+            format!(" ({retained} past retention forgotten)")
+        } else {
+            String::new()
+        }
+    )?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_poll_table(out: &mut impl Write, reports: &[PollReport]) -> std::io::Result<()> {
+    let width = reports
+        .iter()
+        .map(|r| r.source.as_str().len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    writeln!(
+        out,
+        "{:width$}  {:<8} {:>5} {:>8} {:>6} {:>7}  DETAIL",
+        "SOURCE", "RESULT", "NEW", "UPDATED", "ITEMS", "TIME"
+    )?;
+    for r in reports {
+        let time = format!("{:.2}s", r.elapsed.as_secs_f64());
+        match &r.outcome {
+            PollOutcome::Stored {
+                status,
+                counts,
+                items,
+                encoding,
+            } => writeln!(
+                out,
+                "{:width$}  {:<8} {:>5} {:>8} {:>6} {:>7}  {encoding}",
+                r.source.as_str(),
+                format!("ok {status}"),
+                counts.new,
+                counts.updated,
+                items,
+                time
+            )?,
+            PollOutcome::NotModified => writeln!(
+                out,
+                "{:width$}  {:<8} {:>5} {:>8} {:>6} {:>7}  not modified",
+                r.source.as_str(),
+                "ok 304",
+                "-",
+                "-",
+                "-",
+                time
+            )?,
+            PollOutcome::Gone => writeln!(
+                out,
+                "{:width$}  {:<8} {:>5} {:>8} {:>6} {:>7}  the feed is gone (410); polling stopped",
+                r.source.as_str(),
+                "gone",
+                "-",
+                "-",
+                "-",
+                time
+            )?,
+            PollOutcome::Failed(e) => writeln!(
+                out,
+                "{:width$}  {:<8} {:>5} {:>8} {:>6} {:>7}  {e}",
+                r.source.as_str(),
+                "failed",
+                "-",
+                "-",
+                "-",
+                time
+            )?,
+        }
+    }
+    Ok(())
+}
+
+pub fn render(_config: Config, _name: &str, _format: &str) -> Result<ExitCode> {
+    bail!("render arrives with the publish module")
+}
+
+pub fn items(
+    config: Config,
+    output: Option<String>,
+    source: Option<String>,
+    limit: Option<usize>,
+    json: bool,
+) -> Result<ExitCode> {
+    let store = open_store(&config)?;
+    let limit = limit.unwrap_or(usize::MAX);
+    let stories: Box<dyn Iterator<Item = Result<Story, sosik::store::StoreError>>> =
+        match (&output, &source) {
+            (Some(name), _) => {
+                let Some(out) = config.output(name) else {
+                    bail!("no output {name:?} in {}", config.file.display())
+                };
+                let (sources, filter) = (out.sources.clone(), out.filter.clone());
+                let tags: &dyn TagLookup = &config;
+                Box::new(store.newest().filter(move |s| match s {
+                    Ok(s) => sources.iter().any(|id| s.has_source(id)) && filter.matches(s, tags),
+                    Err(_) => true,
+                }))
+            }
+            (None, Some(id)) => {
+                let Some(src) = config.source(id) else {
+                    bail!("no source {id:?} in {}", config.file.display())
+                };
+                Box::new(store.newest_for_source(&src.id))
+            }
+            (None, None) => Box::new(store.newest()),
+        };
+    let mut out = std::io::stdout().lock();
+    for story in stories.take(limit) {
+        let story = story?;
+        if json {
+            writeln!(out, "{}", story_json(&story))?;
+        } else {
+            let sources: Vec<&str> = story.sources.iter().map(|s| s.id.as_str()).collect();
+            writeln!(
+                out,
+                "{}  [{}]  {}  {}",
+                story.published.format("%Y-%m-%d %H:%M"),
+                sources.join(","),
+                story.title,
+                story.link.as_deref().unwrap_or("-")
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn story_json(story: &Story) -> serde_json::Value {
+    let sources: Vec<&str> = story.sources.iter().map(|s| s.id.as_str()).collect();
+    json!({
+        "id": story.identity.republished_guid().0,
+        "link": story.link,
+        "title": story.title,
+        "published": rfc3339(story.published),
+        "updated": rfc3339(story.updated),
+        "categories": story.categories,
+        "authors": story.authors,
+        "sources": sources,
+    })
+}
+
+pub fn sources(config: Config, json: bool) -> Result<ExitCode> {
+    let store = open_store(&config)?;
+    let mut out = std::io::stdout().lock();
+    let ago = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| rfc3339(t));
+    if !json {
+        writeln!(
+            out,
+            "SOURCE  LAST FETCH  STATUS  VALIDATORS  NEXT POLL  ERRORS  LAST ERROR"
+        )?;
+    }
+    for source in &config.sources {
+        let state = store.source_state(&source.id)?.unwrap_or_default();
+        let url = state
+            .moved_to
+            .clone()
+            .unwrap_or_else(|| source.url.to_string());
+        if json {
+            let line = json!({
+                "id": source.id.as_str(),
+                "url": url,
+                "configured_url": source.url.as_str(),
+                "moved_to": state.moved_to,
+                "title": source.title.clone().or(state.title.clone()),
+                "enabled": source.enabled,
+                "last_fetch": state.last_fetch.map(rfc3339),
+                "last_success": state.last_success.map(rfc3339),
+                "status": state.last_status,
+                "etag": state.etag,
+                "last_modified": state.last_modified,
+                "next_poll": state.next_poll.map(rfc3339),
+                "consecutive_errors": state.consecutive_errors,
+                "last_error": state.last_error,
+                "gone": state.gone,
+                "stories_new_last_poll": state.last_new,
+                "stories_updated_last_poll": state.last_updated,
+            });
+            writeln!(out, "{line}")?;
+            continue;
+        }
+        let validators = match (&state.etag, &state.last_modified) {
+            (Some(_), Some(_)) => "etag+last-modified",
+            (Some(_), None) => "etag",
+            (None, Some(_)) => "last-modified",
+            (None, None) => "none",
+        };
+        let status = state.last_status.map_or("-".to_owned(), |s| s.to_string());
+        let next = if !source.enabled {
+            "disabled".to_owned()
+        } else if state.gone {
+            "never (gone)".to_owned()
+        } else {
+            state.next_poll.map_or("now".to_owned(), rfc3339)
+        };
+        let mut error = state.last_error.clone().unwrap_or_else(|| "-".into());
+        if let Some(moved) = &state.moved_to {
+            error = format!("{error} (moved permanently to {moved})");
+        }
+        writeln!(
+            out,
+            "{}  {}  {}  {}  {}  {}  {}",
+            source.id,
+            ago(state.last_fetch),
+            status,
+            validators,
+            next,
+            state.consecutive_errors,
+            error
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn inspect(config: Config, target: &str, json: bool) -> Result<ExitCode> {
+    let doc = sosik::pipeline::inspect(&config, target)
+        .await
+        .with_context(|| format!("cannot read {target}"))?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let items: Vec<_> = doc
+            .stories
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.identity.republished_guid().0,
+                    "link": s.link,
+                    "title": s.title,
+                    "published": rfc3339(s.published),
+                    "categories": s.categories,
+                    "authors": s.authors,
+                    "summary": s.summary,
+                })
+            })
+            .collect();
+        writeln!(
+            out,
+            "{}",
+            json!({"title": doc.title, "format": doc.format, "encoding": doc.encoding, "items": items})
+        )?;
+    } else {
+        writeln!(
+            out,
+            "title:    {}",
+            doc.title.as_deref().unwrap_or("(none)")
+        )?;
+        writeln!(out, "format:   {}", doc.format)?;
+        writeln!(out, "encoding: {}", doc.encoding)?;
+        writeln!(out, "items:    {}", doc.stories.len())?;
+        for s in &doc.stories {
+            let categories = if s.categories.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", s.categories.join(", "))
+            };
+            writeln!(
+                out,
+                "  {}  {}{}\n      {}",
+                s.published.format("%Y-%m-%d %H:%M"),
+                s.title,
+                categories,
+                s.link.as_deref().unwrap_or("-")
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(config: &Config) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "config {} is valid", config.file.display())?;
+    writeln!(
+        out,
+        "store: {} (retention {}, {} stories per source)",
+        config.store.path.display(),
+        config
+            .store
+            .retention
+            .map_or("forever".into(), |d| humantime::format_duration(d)
+                .to_string()),
+        config.store.max_items_per_source
+    )?;
+    writeln!(
+        out,
+        "server: {} ({})",
+        config.server.listen, config.server.base_url
+    )?;
+    writeln!(out, "sources ({}):", config.sources.len())?;
+    for s in &config.sources {
+        writeln!(
+            out,
+            "  {}  {}  every {}{}{}",
+            s.id,
+            s.url,
+            humantime::format_duration(s.interval),
+            if s.tags.is_empty() {
+                String::new()
+            } else {
+                format!("  tags: {}", s.tags.join(", "))
+            },
+            if s.enabled { "" } else { "  (disabled)" }
+        )?;
+    }
+    writeln!(out, "outputs ({}):", config.outputs.len())?;
+    for o in &config.outputs {
+        let sources: Vec<&str> = o.sources.iter().map(SourceId::as_str).collect();
+        writeln!(
+            out,
+            "  {}  \"{}\"  sources: {}  filter: {}  limit {}",
+            o.name,
+            o.title,
+            sources.join(", "),
+            if o.filter.is_match_all() {
+                "(everything)".to_owned()
+            } else {
+                o.filter.to_string()
+            },
+            o.limit
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
