@@ -1,0 +1,41 @@
+//! Integration tests: one binary (link once), modules by boundary. Every test talks HTTP to a
+//! real server on 127.0.0.1 started inside the test, writes a real sled store in a temporary
+//! directory, and, where the CLI is the contract, runs the real `sosik` binary.
+
+mod cli;
+mod ingest;
+mod server;
+
+use std::path::Path;
+
+/// An RSS 2.0 document with `items` as (title, link) pairs.
+pub fn rss(title: &str, items: &[(&str, &str)]) -> String {
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>https://news.test.kr/</link><description>d</description>\n"
+    );
+    for (i, (item_title, link)) in items.iter().enumerate() {
+        out.push_str(&format!(
+            "<item><title>{item_title}</title><link>{link}</link><category>IT·과학</category><pubDate>Thu, 26 Nov 2026 0{}:00:00 +0900</pubDate></item>\n",
+            i % 10
+        ));
+    }
+    out.push_str("</channel></rss>\n");
+    out
+}
+
+/// Writes a config for `sources` (id, url) into `dir` and returns its path.
+pub fn write_config(dir: &Path, sources: &[(&str, &str)], extra: &str) -> std::path::PathBuf {
+    let mut text = format!(
+        "[store]\npath = \"{}\"\n\n[poll]\ntimeout = \"5s\"\nmax_body_bytes = 200000\n{extra}\n",
+        dir.join("db").display()
+    );
+    for (id, url) in sources {
+        text.push_str(&format!(
+            "[sources.{id}]\nurl = \"{url}\"\ntimezone = \"Asia/Seoul\"\n\n"
+        ));
+    }
+    text.push_str("[outputs.it]\nfilter = 'category:\"IT·과학\"'\n");
+    let path = dir.join("sosik.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
