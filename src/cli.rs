@@ -60,7 +60,8 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
     let mut tasks = tokio::task::JoinSet::new();
-    for source in selected.iter().cloned() {
+    for source in &selected {
+        let source = source.clone();
         let ingest = ingest.clone();
         tasks.spawn(async move { ingest.ingest(&source).await });
     }
@@ -244,7 +245,7 @@ fn story_json(story: &Story) -> serde_json::Value {
 pub fn sources(config: Config, json: bool) -> Result<ExitCode> {
     let store = open_store(&config)?;
     let mut out = std::io::stdout().lock();
-    let ago = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), |t| rfc3339(t));
+    let ago = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), rfc3339);
     if !json {
         writeln!(
             out,
