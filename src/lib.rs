@@ -15,6 +15,7 @@ pub mod decode;
 pub mod dedupe;
 pub mod fetch;
 pub mod filter;
+pub mod html;
 pub mod model;
 pub mod normalize;
 pub mod parse;

@@ -14,75 +14,7 @@ pub fn collapse_whitespace(text: &str) -> String {
     out
 }
 
-/// Plain text of an HTML fragment: tags dropped, character references decoded, whitespace
-/// collapsed. For titles and digests, not for display of rich content.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(i) = rest.find(['<', '&']) {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        if rest.starts_with('<') {
-            // A tag ends at '>'; a lone '<' (as in "a < b") is text.
-            match rest[1..].chars().next() {
-                Some(c) if c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?' => {
-                    let end = rest.find('>').map_or(rest.len(), |e| e + 1);
-                    out.push(' ');
-                    rest = &rest[end..];
-                }
-                _ => {
-                    out.push('<');
-                    rest = &rest[1..];
-                }
-            }
-        } else {
-            let (decoded, used) = decode_reference(rest);
-            out.push_str(&decoded);
-            rest = &rest[used..];
-        }
-    }
-    out.push_str(rest);
-    collapse_whitespace(&out)
-}
-
-/// Decodes the character reference at the start of `s` (which starts with '&'); returns the
-/// text and the bytes consumed. Unknown references stay literal.
-fn decode_reference(s: &str) -> (String, usize) {
-    let Some(end) = s[1..].find(';').map(|e| e + 1).filter(|e| *e <= 12) else {
-        return ("&".into(), 1);
-    };
-    let name = &s[1..end];
-    let decoded = if let Some(num) = name.strip_prefix('#') {
-        let code = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok(),
-            None => num.parse().ok(),
-        };
-        code.and_then(char::from_u32).map(String::from)
-    } else {
-        let c = match name {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            "nbsp" => ' ',
-            "middot" => '·',
-            "hellip" => '…',
-            "lsquo" => '‘',
-            "rsquo" => '’',
-            "ldquo" => '“',
-            "rdquo" => '”',
-            "ndash" => '–',
-            "mdash" => '—',
-            _ => return ("&".into(), 1),
-        };
-        Some(c.to_string())
-    };
-    match decoded {
-        Some(text) => (text, end + 1),
-        None => ("&".into(), 1),
-    }
-}
+pub use crate::html::html_to_text;
 
 /// Escapes plain text for use as HTML.
 pub fn escape_html(text: &str) -> String {
@@ -144,7 +76,8 @@ mod tests {
     #[test]
     fn html_becomes_text() {
         let cases = [
-            ("<b>삼성</b>&amp;<i>오픈AI</i>", "삼성 & 오픈AI"),
+            ("<b>삼성</b> &amp; <i>오픈AI</i>", "삼성 & 오픈AI"),
+            ("<b>삼</b>성<p>전자</p>", "삼성 전자"),
             ("a &lt; b &#54620;&#xAE00; &nbsp;c", "a < b 한글 c"),
             ("3 < 4 &unknown; &", "3 < 4 &unknown; &"),
             ("<p>one</p>\n\n<p>two</p>", "one two"),
