@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+/// Elements whose boundaries separate words, so `<p>a</p><p>b</p>` reads "a b", not "ab".
 const BLOCK_ELEMENTS: &[&str] = &[
     "address",
     "article",

@@ -23,7 +23,6 @@ pub(super) fn safe(s: &str) -> String {
     xml_safe(s).into_owned()
 }
 
-/// Elements whose boundaries separate words, so `<p>a</p><p>b</p>` reads "a b", not "ab".
 pub(super) use crate::html::html_to_text;
 
 #[cfg(test)]
