@@ -559,6 +559,7 @@ fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
 
 impl crate::filter::TagLookup for Config {
     fn tags(&self, source: &SourceId) -> &[String] {
-        self.source(source.as_str()).map_or(&[], |s| s.tags.as_slice())
+        self.source(source.as_str())
+            .map_or(&[], |s| s.tags.as_slice())
     }
 }

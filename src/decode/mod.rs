@@ -216,7 +216,7 @@ fn utf16_pattern(bytes: &[u8]) -> Option<&'static Encoding> {
 /// encoding_rs has no UTF-32 (the Encoding Standard dropped it); feeds in it still exist.
 fn decode_utf32(bytes: &[u8], order: Utf32) -> (Cow<'static, str>, bool) {
     let mut out = String::with_capacity(bytes.len() / 4);
-    let mut lossy = bytes.len() % 4 != 0;
+    let mut lossy = !bytes.len().is_multiple_of(4);
     for unit in bytes.chunks_exact(4) {
         let unit: [u8; 4] = unit.try_into().expect("chunks of four");
         let code = match order {

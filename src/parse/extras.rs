@@ -61,10 +61,7 @@ pub(super) fn scan(text: &str) -> Extras {
     let mut item_depth: Option<usize> = None;
     let mut capture: Option<(Capture, usize)> = None;
     let mut value = String::new();
-    loop {
-        let Ok((ns, event)) = reader.read_resolved_event() else {
-            break;
-        };
+    while let Ok((ns, event)) = reader.read_resolved_event() {
         let ns_is = |uri: &str| matches!(ns, ResolveResult::Bound(Namespace(n)) if n == uri);
         match event {
             Event::Start(e) => {
