@@ -17,5 +17,6 @@ pub mod filter;
 pub mod model;
 pub mod normalize;
 pub mod parse;
+pub mod publish;
 pub mod render;
 pub mod store;
