@@ -9,6 +9,8 @@
 //! Caching: rendered bytes are kept per (output, format) and tagged with a generation number.
 //! The ingest side calls [`Publisher::invalidate`] after a poll that changed the store; until
 //! then a request finds its bytes in the cache and does no store read, filtering or rendering.
+//! Misses render one at a time, so a burst of requests right after an invalidation renders
+//! each feed once.
 //!
 //! Choices the SPEC leaves open:
 //! - Selection merges the per-source time indexes of the output's sources (so an output of one
@@ -90,6 +92,8 @@ struct Inner {
     generation: AtomicU64,
     /// Keyed by the output's index in `config.outputs` and the format.
     cache: Mutex<HashMap<(usize, Format), Cached>>,
+    /// Held while rendering, so concurrent misses render once.
+    rendering: Mutex<()>,
     /// The story count, with the generation it was counted at (sled counts by scanning).
     count: Mutex<Option<(u64, usize)>>,
     /// Renders actually performed (cache misses), for tests and metrics.
@@ -119,6 +123,7 @@ impl Publisher {
                 store,
                 generation: AtomicU64::new(0),
                 cache: Mutex::new(HashMap::new()),
+                rendering: Mutex::new(()),
                 count: Mutex::new(None),
                 renders: AtomicU64::new(0),
             }),
@@ -162,29 +167,33 @@ impl Publisher {
             .enumerate()
             .find(|(_, o)| o.name == name)
             .ok_or_else(|| PublishError::UnknownOutput(name.to_owned()))?;
+        let key = (index, format);
+        if let Some(hit) = self.cached(key, self.generation()) {
+            return Ok(hit);
+        }
+        // One render at a time: a burst of requests after an invalidation renders each feed
+        // once, and renders never compete with each other for a small server's cores.
+        let _rendering = lock(&self.inner.rendering);
         // Read the generation before the store: cached bytes are never older than their tag.
         let generation = self.generation();
-        if let Some(hit) = lock(&self.inner.cache)
-            .get(&(index, format))
-            .filter(|c| c.generation == generation)
-        {
-            return Ok(hit.rendered.clone());
+        if let Some(hit) = self.cached(key, generation) {
+            return Ok(hit);
         }
         let rendered = self.render_now(output, format, scan_budget(output.limit))?;
         self.inner.renders.fetch_add(1, Ordering::Relaxed);
-        let mut cache = lock(&self.inner.cache);
-        // Two requests may render at once; keep the bytes of the newer generation.
-        if cache
-            .get(&(index, format))
-            .is_none_or(|c| c.generation <= generation)
-        {
-            let entry = Cached {
-                generation,
-                rendered: rendered.clone(),
-            };
-            cache.insert((index, format), entry);
-        }
+        let entry = Cached {
+            generation,
+            rendered: rendered.clone(),
+        };
+        lock(&self.inner.cache).insert(key, entry);
         Ok(rendered)
+    }
+
+    fn cached(&self, key: (usize, Format), generation: u64) -> Option<Rendered> {
+        lock(&self.inner.cache)
+            .get(&key)
+            .filter(|c| c.generation == generation)
+            .map(|c| c.rendered.clone())
     }
 
     /// Number of stories stored, counted once per generation (sled counts by scanning).

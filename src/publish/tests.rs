@@ -224,6 +224,31 @@ fn a_second_request_comes_from_the_cache_until_invalidated() {
 }
 
 #[test]
+fn concurrent_misses_after_an_invalidation_render_once() {
+    let fx = fixture();
+    let stories: Vec<Story> = (1..=20)
+        .map(|d| story("mk-all", &format!("it/{d}"), &format!("기사 {d}"), d, &[]))
+        .collect();
+    commit(&fx.store, "mk-all", &stories, day(20));
+    let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
+    publisher.invalidate();
+    let start = std::sync::Barrier::new(8);
+    let etags: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    start.wait();
+                    json(&publisher, "everything").etag
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(publisher.renders(), 1);
+    assert!(etags.iter().all(|e| e == &etags[0]));
+}
+
+#[test]
 fn story_counts_follow_the_generation() {
     let fx = fixture();
     let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
