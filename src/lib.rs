@@ -19,4 +19,5 @@ pub mod normalize;
 pub mod parse;
 pub mod publish;
 pub mod render;
+pub mod serve;
 pub mod store;
