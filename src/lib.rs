@@ -20,6 +20,8 @@ pub mod model;
 pub mod normalize;
 pub mod parse;
 pub mod pipeline;
+pub mod publish;
 pub mod render;
 pub mod schedule;
+pub mod serve;
 pub mod store;

@@ -1,0 +1,228 @@
+//! The small non-feed answers: the index page (`/`), `/healthz` and `/sources.opml`. Each is
+//! built in memory from the config, the publisher and the store; none reads a file.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::conditional::http_date;
+use super::error::{ServeError, blocking};
+use crate::publish::EMPTY_FEED_UPDATED;
+use crate::render::{FeedMeta, Format};
+
+/// Self-contained: inline styles only, no scripts, nothing fetched from elsewhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
+
+const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;max-width:46rem;margin:2rem auto;\
+padding:0 1rem;color:#222;background:#fff}h1{font-size:1.6rem;margin-bottom:0}\
+.lede{color:#666;margin-top:.2rem}section{border-top:1px solid #ddd;padding:.6rem 0}\
+h2{font-size:1.15rem;margin:.3rem 0}.meta{color:#666;font-size:.9rem;margin:.2rem 0}\
+a{color:#0650a8}.links a{margin-right:.9rem}footer{border-top:1px solid #ddd;\
+padding-top:.6rem;font-size:.9rem}\
+@media(prefers-color-scheme:dark){body{color:#ddd;background:#161616}a{color:#7ab0f0}}";
+
+/// What the index page says about one output.
+struct Listing {
+    name: String,
+    title: String,
+    description: String,
+    items: usize,
+    last_modified: chrono::DateTime<chrono::Utc>,
+}
+
+/// `GET /`: every output with its size, last change and subscribe links.
+pub(super) async fn index(State(state): State<AppState>) -> Result<Response, ServeError> {
+    let publisher = state.publisher.clone();
+    let listings = blocking(move || {
+        let config = publisher.config();
+        let mut listings = Vec::with_capacity(config.outputs.len());
+        for output in &config.outputs {
+            let rendered = publisher.render(&output.name, Format::Rss)?;
+            listings.push(Listing {
+                name: output.name.clone(),
+                title: output.title.clone(),
+                description: output.description.clone(),
+                items: rendered.items,
+                last_modified: rendered.last_modified,
+            });
+        }
+        Ok(listings)
+    })
+    .await?;
+    let page = index_page(&state, &listings);
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=60"),
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    ];
+    Ok((headers, page).into_response())
+}
+
+fn index_page(state: &AppState, listings: &[Listing]) -> String {
+    let base_url = &state.config.server.base_url;
+    let mut html = String::with_capacity(2048 + 512 * listings.len());
+    html.push_str("<!doctype html>\n<html><head><meta charset=\"utf-8\">\n");
+    html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    html.push_str("<title>sosik</title>\n");
+    for listing in listings {
+        let url = meta(listing, base_url).feed_url(Format::Atom);
+        let _ = writeln!(
+            html,
+            "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"{}\" href=\"{}\">",
+            escape(&listing.title),
+            escape(&url)
+        );
+    }
+    let _ = write!(html, "<style>{STYLE}</style>\n</head><body>\n");
+    html.push_str("<h1>sosik</h1>\n");
+    let _ = writeln!(
+        html,
+        "<p class=\"lede\">{} feeds from {} sources</p>",
+        listings.len(),
+        state.config.sources.len()
+    );
+    for listing in listings {
+        let meta = meta(listing, base_url);
+        let _ = write!(html, "<section>\n<h2>{}</h2>\n", escape(&listing.title));
+        if !listing.description.trim().is_empty() {
+            let _ = writeln!(html, "<p>{}</p>", escape(&listing.description));
+        }
+        let updated = if listing.last_modified == EMPTY_FEED_UPDATED {
+            "never".to_owned()
+        } else {
+            http_date(listing.last_modified)
+        };
+        let stories = if listing.items == 1 {
+            "story"
+        } else {
+            "stories"
+        };
+        let _ = writeln!(
+            html,
+            "<p class=\"meta\">{} {stories} · updated {}</p>",
+            listing.items,
+            escape(&updated)
+        );
+        html.push_str("<p class=\"links\">");
+        for (format, label) in [
+            (Format::Rss, "RSS"),
+            (Format::Atom, "Atom"),
+            (Format::Json, "JSON Feed"),
+        ] {
+            let _ = write!(
+                html,
+                "<a href=\"{}\" type=\"{}\">{label}</a>",
+                escape(&meta.feed_url(format)),
+                escape(format.content_type())
+            );
+        }
+        html.push_str("</p>\n</section>\n");
+    }
+    let base = escape(base_url);
+    let _ = writeln!(
+        html,
+        "<footer><a href=\"{base}/sources.opml\">Sources (OPML)</a> · \
+         <a href=\"{base}/healthz\">health</a> · <a href=\"{base}/metrics\">metrics</a></footer>"
+    );
+    html.push_str("</body></html>\n");
+    html
+}
+
+/// The listing as rendering sees it, for the feed URLs.
+fn meta<'a>(listing: &'a Listing, base_url: &'a str) -> FeedMeta<'a> {
+    FeedMeta {
+        name: &listing.name,
+        title: &listing.title,
+        description: &listing.description,
+        base_url,
+        ttl_minutes: None,
+        updated: listing.last_modified,
+    }
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `GET /healthz`: `{"status":"ok","stories":N,"sources":N}`.
+pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, ServeError> {
+    let publisher = state.publisher.clone();
+    let stories = blocking(move || Ok(publisher.story_count())).await?;
+    let body = serde_json::json!({
+        "status": "ok",
+        "stories": stories,
+        "sources": state.config.sources.len(),
+    });
+    let headers = [
+        (header::CONTENT_TYPE, "application/json"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    Ok((headers, body.to_string()).into_response())
+}
+
+/// `GET /sources.opml`: OPML 2.0 of the configured sources, titled as the feeds title them,
+/// with the configured URL and the tags as `category`. `htmlUrl` is left out: the store does
+/// not keep a feed's site link.
+pub(super) async fn opml(State(state): State<AppState>) -> Result<Response, ServeError> {
+    let publisher = state.publisher.clone();
+    let info = blocking(move || Ok(publisher.source_info()?)).await?;
+    let mut document = opml::OPML {
+        head: Some(opml::Head {
+            title: Some("sosik sources".to_owned()),
+            ..opml::Head::default()
+        }),
+        ..opml::OPML::default()
+    };
+    for source in &state.config.sources {
+        let title = info
+            .get(&source.id)
+            .map_or_else(|| source.id.to_string(), |i| i.title.clone());
+        // OPML categories are comma-separated: a comma inside a tag would split it.
+        let tags: Vec<String> = source.tags.iter().map(|t| t.replace(',', " ")).collect();
+        document.body.outlines.push(opml::Outline {
+            text: title.clone(),
+            title: Some(title),
+            r#type: Some("rss".to_owned()),
+            xml_url: Some(source.url.to_string()),
+            category: (!tags.is_empty()).then(|| tags.join(",")),
+            ..opml::Outline::default()
+        });
+    }
+    let xml = document
+        .to_string()
+        .map_err(|e| ServeError::Internal(format!("writing OPML failed: {e}")))?;
+    let headers = [
+        (header::CONTENT_TYPE, "text/x-opml; charset=utf-8"),
+        (header::CACHE_CONTROL, "public, max-age=60"),
+    ];
+    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}\n");
+    Ok((headers, body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escaping_covers_markup_and_both_quotes() {
+        assert_eq!(
+            escape(r#"<a href="x">'IT'&과학</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;IT&#39;&amp;과학&lt;/a&gt;"
+        );
+    }
+}
