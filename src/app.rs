@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::pipeline::{Ingest, PollReport};
+use crate::publish::Publisher;
+use crate::serve;
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// How long in-flight polls may take to finish after a shutdown signal.
@@ -50,11 +52,45 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         cache_capacity: config.store.cache_capacity,
     })?;
     let ingest = Ingest::new(config.clone(), store.clone())?;
+    let publisher = Publisher::new(config.clone(), store.clone());
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_watch(shutdown.clone()));
 
-    tracing::info!(sources = config.sources.len(), outputs = config.outputs.len(), store = %config.store.path.display(), "sosik started");
-    schedule_loop(&config, &ingest, &shutdown, |_| {}).await;
+    let addr = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AppError::Server {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+    let http_stop = CancellationToken::new();
+    let router = serve::router(serve::AppState::new(
+        publisher.clone(),
+        Arc::new(serve::Metrics::new()),
+    ));
+    let server = tokio::spawn(serve::serve(
+        listener,
+        router,
+        http_stop.clone().cancelled_owned(),
+    ));
+
+    tracing::info!(
+        sources = config.sources.len(),
+        outputs = config.outputs.len(),
+        store = %config.store.path.display(),
+        listen = %addr,
+        "sosik started"
+    );
+    // Any poll that stored something, and any retention pass that forgot something, makes the
+    // cached feeds stale.
+    schedule_loop(&config, &ingest, &shutdown, || publisher.invalidate()).await;
+    // Scheduling has stopped and polls are done or abandoned: drain HTTP, then flush.
+    http_stop.cancel();
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
+        Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
+    }
     store.flush().await?;
     tracing::info!("sosik stopped");
     Ok(())
@@ -90,7 +126,7 @@ async fn schedule_loop(
     config: &Config,
     ingest: &Ingest,
     shutdown: &CancellationToken,
-    on_report: impl Fn(&PollReport),
+    on_change: impl Fn(),
 ) {
     let mut running: JoinSet<PollReport> = JoinSet::new();
     let mut in_flight = std::collections::HashSet::new();
@@ -129,7 +165,9 @@ async fn schedule_loop(
                 match done {
                     Ok(report) => {
                         in_flight.remove(&report.source);
-                        on_report(&report);
+                        if report.outcome.changed() {
+                            on_change();
+                        }
                     }
                     Err(e) => {
                         // A panic outside the pipeline's own guards; the source is retried
@@ -144,7 +182,10 @@ async fn schedule_loop(
             last_retention = Some(std::time::Instant::now());
             match ingest.apply_retention(Utc::now()) {
                 Ok(0) => {}
-                Ok(n) => tracing::info!(forgotten = n, "retention"),
+                Ok(n) => {
+                    tracing::info!(forgotten = n, "retention");
+                    on_change();
+                }
                 Err(e) => tracing::error!(error = %e, "retention failed"),
             }
         }

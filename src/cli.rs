@@ -170,8 +170,15 @@ fn print_poll_table(out: &mut impl Write, reports: &[PollReport]) -> std::io::Re
     Ok(())
 }
 
-pub fn render(_config: Config, _name: &str, _format: &str) -> Result<ExitCode> {
-    bail!("render arrives with the publish module")
+pub fn render(config: Config, name: &str, format: &str) -> Result<ExitCode> {
+    let format: sosik::render::Format = format
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--format must be rss, atom or json, not {format:?}"))?;
+    let config = Arc::new(config);
+    let store = open_store(&config)?;
+    let rendered = sosik::publish::Publisher::new(config, store).render(name, format)?;
+    std::io::stdout().lock().write_all(&rendered.bytes)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn items(
