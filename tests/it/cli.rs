@@ -152,6 +152,34 @@ async fn items_prints_json_lines_with_the_spec_fields() {
 
     let out = sosik(&["--config", config, "items", "--source", "mk"]).await;
     assert_eq!(text(&out.stdout).lines().count(), 2);
+    // `render` prints the output feed (filter `category:"IT·과학"` keeps both stories).
+    let out = sosik(&["--config", config, "render", "it", "--format", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let feed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(feed["version"], "https://jsonfeed.org/version/1.1");
+    let titles: Vec<_> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, ["newer", "older"]);
+    let again = sosik(&["--config", config, "render", "it", "--format", "json"]).await;
+    assert_eq!(again.stdout, out.stdout, "rendering is deterministic");
+    let rss = sosik(&["--config", config, "render", "it"]).await;
+    assert!(
+        text(&rss.stdout).contains("<guid>https://news.test.kr/2</guid>"),
+        "{}",
+        text(&rss.stdout)
+    );
+    assert_eq!(
+        sosik(&["--config", config, "render", "ghost"])
+            .await
+            .status
+            .code(),
+        Some(2)
+    );
+
     let out = sosik(&["--config", config, "items", "--output", "nope"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no output \"nope\""));
