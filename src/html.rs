@@ -87,13 +87,33 @@ pub fn html_text(html: &str) -> Cow<'_, str> {
 
 /// [`html_text`] with runs of whitespace collapsed to one space and the ends trimmed.
 pub fn html_to_text(html: &str) -> String {
-    let text = html_text(html);
+    collapse_whitespace(&html_text(html))
+}
+
+/// Collapses runs of whitespace to one space and trims.
+pub fn collapse_whitespace(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         if !out.is_empty() {
             out.push(' ');
         }
         out.push_str(word);
+    }
+    out
+}
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
     }
     out
 }

@@ -2,34 +2,11 @@
 
 use url::Url;
 
-/// Collapses runs of whitespace to one space and trims.
-pub fn collapse_whitespace(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
-}
+pub use crate::html::{collapse_whitespace, html_to_text};
 
-pub use crate::html::html_to_text;
-
-/// Escapes plain text for use as HTML.
+/// Escapes plain text for use as HTML, keeping its line breaks.
 pub fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("<br>"),
-            _ => out.push(c),
-        }
-    }
-    out
+    crate::html::escape(text).replace('\n', "<br>")
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary.

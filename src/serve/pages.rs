@@ -1,6 +1,7 @@
 //! The small non-feed answers: the index page (`/`), `/healthz` and `/sources.opml`. Each is
 //! built in memory from the config, the publisher and the store; none reads a file.
 
+use crate::html::escape;
 use std::fmt::Write as _;
 
 use axum::extract::State;
@@ -141,22 +142,6 @@ fn meta<'a>(listing: &'a Listing, base_url: &'a str) -> FeedMeta<'a> {
         ttl_minutes: None,
         updated: listing.last_modified,
     }
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `GET /healthz`: `{"status":"ok","stories":N,"sources":N}`.
