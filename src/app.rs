@@ -7,21 +7,19 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::task::JoinSet;
+use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::pipeline::{Ingest, PollReport};
+use crate::metrics::Metrics;
+use crate::pipeline::Ingest;
 use crate::publish::Publisher;
+use crate::schedule::{self, Clock};
 use crate::serve;
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// How long in-flight polls may take to finish after a shutdown signal.
 pub const FETCH_GRACE: Duration = Duration::from_secs(5);
-
-/// Longest sleep of the scheduler loop, so housekeeping runs even when no source is due.
-const MAX_IDLE: Duration = Duration::from_secs(60);
 
 /// How often retention scans the store.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -51,7 +49,14 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         path: config.store.path.clone(),
         cache_capacity: config.store.cache_capacity,
     })?;
-    let ingest = Ingest::new(config.clone(), store.clone())?;
+    let metrics = Arc::new(Metrics::new());
+    let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
+    let panics = metrics
+        .fetches
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            outcome: "panicked",
+        })
+        .clone();
     let publisher = Publisher::new(config.clone(), store.clone());
     let shutdown = CancellationToken::new();
     tokio::spawn(signal_watch(shutdown.clone()));
@@ -64,16 +69,12 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
             reason: e.to_string(),
         })?;
     let http_stop = CancellationToken::new();
-    let router = serve::router(serve::AppState::new(
-        publisher.clone(),
-        Arc::new(serve::Metrics::new()),
-    ));
+    let router = serve::router(serve::AppState::new(publisher.clone(), metrics));
     let server = tokio::spawn(serve::serve(
         listener,
         router,
         http_stop.clone().cancelled_owned(),
     ));
-
     tracing::info!(
         sources = config.sources.len(),
         outputs = config.outputs.len(),
@@ -81,10 +82,39 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         listen = %addr,
         "sosik started"
     );
-    // Any poll that stored something, and any retention pass that forgot something, makes the
-    // cached feeds stale.
-    schedule_loop(&config, &ingest, &shutdown, || publisher.invalidate()).await;
+
+    let retention = tokio::spawn(retention_loop(
+        ingest.clone(),
+        publisher.clone(),
+        shutdown.clone(),
+    ));
+    let due = initial_due(&config, &store, Utc::now());
+    let sources = config.sources.clone();
+    let poller = ingest.clone();
+    schedule::run(
+        due,
+        Clock::System,
+        shutdown.clone(),
+        FETCH_GRACE,
+        config.poll.min_interval,
+        move |i| {
+            let (ingest, source) = (poller.clone(), sources[i].clone());
+            async move { ingest.ingest(&source).await }
+        },
+        |i, result| match result {
+            // Any poll that stored something makes the cached feeds stale.
+            Ok(report) if report.outcome.changed() => publisher.invalidate(),
+            Ok(_) => {}
+            Err(message) => {
+                panics.inc();
+                tracing::error!(source = %config.sources[i].id, panic = message, "a poll panicked; retrying later");
+            }
+        },
+    )
+    .await;
+
     // Scheduling has stopped and polls are done or abandoned: drain HTTP, then flush.
+    let _ = retention.await;
     http_stop.cancel();
     match server.await {
         Ok(Ok(())) => {}
@@ -94,6 +124,55 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     store.flush().await?;
     tracing::info!("sosik stopped");
     Ok(())
+}
+
+/// When each configured source is first due: its persisted next poll, so a restart neither
+/// stampedes nor forgets; now for a source never polled; never for a disabled or gone one.
+fn initial_due(config: &Config, store: &Store, now: DateTime<Utc>) -> Vec<Option<DateTime<Utc>>> {
+    config
+        .sources
+        .iter()
+        .map(|source| {
+            if !source.enabled {
+                return None;
+            }
+            match store.source_state(&source.id) {
+                // Gone (410) stays stopped until `sosik poll ID` succeeds on it again.
+                Ok(Some(state)) if state.gone => None,
+                Ok(Some(state)) => Some(state.next_poll.unwrap_or(now)),
+                Ok(None) => Some(now),
+                Err(e) => {
+                    tracing::error!(source = %source.id, error = %e, "cannot read source state; polling now");
+                    Some(now)
+                }
+            }
+        })
+        .collect()
+}
+
+/// Forgets stories past `store.retention` once an hour (and once at start).
+async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: CancellationToken) {
+    loop {
+        let (i, p) = (ingest.clone(), publisher.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let forgotten = i.apply_retention(Utc::now());
+            if matches!(forgotten, Ok(n) if n > 0) {
+                p.invalidate();
+            }
+            forgotten
+        })
+        .await;
+        match result {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(forgotten = n, "retention"),
+            Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
+            Err(e) => tracing::error!(error = %e, "retention panicked"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(RETENTION_EVERY) => {}
+        }
+    }
 }
 
 async fn signal_watch(shutdown: CancellationToken) {
@@ -119,82 +198,4 @@ async fn signal_watch(shutdown: CancellationToken) {
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
     shutdown.cancel();
-}
-
-/// Polls every due source, sleeps until the next is due, until `shutdown`.
-async fn schedule_loop(
-    config: &Config,
-    ingest: &Ingest,
-    shutdown: &CancellationToken,
-    on_change: impl Fn(),
-) {
-    let mut running: JoinSet<PollReport> = JoinSet::new();
-    let mut in_flight = std::collections::HashSet::new();
-    let mut last_retention: Option<std::time::Instant> = None;
-    loop {
-        let now = Utc::now();
-        let mut next_wake = now + chrono::Duration::from_std(MAX_IDLE).expect("small");
-        for source in config.sources.iter().filter(|s| s.enabled) {
-            if in_flight.contains(&source.id) {
-                continue;
-            }
-            let state = match ingest.store().source_state(&source.id) {
-                Ok(state) => state.unwrap_or_default(),
-                Err(e) => {
-                    tracing::error!(source = %source.id, error = %e, "cannot read source state");
-                    continue;
-                }
-            };
-            if state.gone {
-                continue;
-            }
-            match state.next_poll {
-                Some(due) if due > now => next_wake = next_wake.min(due),
-                _ => {
-                    in_flight.insert(source.id.clone());
-                    let (ingest, source) = (ingest.clone(), source.clone());
-                    running.spawn(async move { ingest.ingest(&source).await });
-                }
-            }
-        }
-        let sleep = (next_wake - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-        tokio::select! {
-            _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(sleep) => {}
-            Some(done) = running.join_next(), if !running.is_empty() => {
-                match done {
-                    Ok(report) => {
-                        in_flight.remove(&report.source);
-                        if report.outcome.changed() {
-                            on_change();
-                        }
-                    }
-                    Err(e) => {
-                        // A panic outside the pipeline's own guards; the source is retried
-                        // on the next pass since its state was not advanced.
-                        tracing::error!(error = %e, "a poll task died");
-                        in_flight.clear();
-                    }
-                }
-            }
-        }
-        if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
-            last_retention = Some(std::time::Instant::now());
-            match ingest.apply_retention(Utc::now()) {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(forgotten = n, "retention");
-                    on_change();
-                }
-                Err(e) => tracing::error!(error = %e, "retention failed"),
-            }
-        }
-    }
-    // Stop scheduling; give in-flight polls a grace period, then abandon them (their commits
-    // are atomic, so an abandoned poll leaves nothing half-written).
-    let drain = async { while running.join_next().await.is_some() {} };
-    if tokio::time::timeout(FETCH_GRACE, drain).await.is_err() {
-        tracing::warn!("in-flight polls did not finish within {FETCH_GRACE:?}; abandoning them");
-        running.abort_all();
-    }
 }

@@ -271,6 +271,13 @@ pub struct SourceState {
     pub last_new: u32,
     /// Stories edited in the last document.
     pub last_updated: u32,
+    /// The feed's own polling rhythm from its last document (`<ttl>`, `sy:updatePeriod`), in
+    /// seconds; kept so a 304 still honours it.
+    pub feed_interval_secs: Option<u64>,
+    /// `skipHours` of the last document: bit `h` means hour `h` (UTC).
+    pub skip_hours: u32,
+    /// `skipDays` of the last document: bit 0 Monday … bit 6 Sunday.
+    pub skip_days: u8,
     /// Keys of the stories in the last document read. Retention and the per-source cap never
     /// remove these, or a story still in the feed would come back as new on the next poll.
     pub current: Vec<StoryKey>,

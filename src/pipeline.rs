@@ -3,7 +3,8 @@
 //!
 //! CPU work (decode, parse, normalize) and sled writes run on the blocking pool, so a parser
 //! panic becomes this source's error and never stalls the async workers. A failure is recorded
-//! (status, sentence, consecutive count) and never touches what is already stored.
+//! (status, sentence, consecutive count, next poll after backoff) and never touches what is
+//! already stored.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,10 +19,11 @@ use crate::dedupe::decide;
 use crate::fetch::{
     FetchError, FetchOutcome, FetchRequest, FetchSettings, Fetched, Fetcher, ResponseMeta,
 };
+use crate::metrics::{Metrics, OutcomeLabels, SourceLabels};
 use crate::model::{SourceId, SourceState, Story};
 use crate::normalize::{Context, normalize};
-use crate::parse::{ParseError, ParseOptions, parse};
-use crate::schedule::{self, Limits};
+use crate::parse::{ChannelHints, ParseError, ParseOptions, parse};
+use crate::schedule::{self, Clock, Hints, Limits, Policy};
 use crate::store::{CommitCounts, Store, StoreError};
 
 /// Why one poll of one source failed.
@@ -76,9 +78,20 @@ impl PollOutcome {
     pub fn changed(&self) -> bool {
         matches!(self, PollOutcome::Stored { counts, .. } if counts.new + counts.updated > 0)
     }
+
+    /// The label of `sosik_fetches_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            PollOutcome::Stored { .. } => "stored",
+            PollOutcome::NotModified => "not_modified",
+            PollOutcome::Gone => "gone",
+            PollOutcome::Failed(IngestError::Panicked(_)) => "panicked",
+            PollOutcome::Failed(_) => "failed",
+        }
+    }
 }
 
-/// One source's poll, for reports and logs.
+/// One source's poll, for reports, logs and the scheduler.
 #[derive(Debug)]
 pub struct PollReport {
     /// The source.
@@ -87,15 +100,28 @@ pub struct PollReport {
     pub outcome: PollOutcome,
     /// Wall time of the whole poll.
     pub elapsed: Duration,
+    /// When this source is due again; `None` when it is gone.
+    pub next_poll: Option<DateTime<Utc>>,
+    /// Failures since the last success, this one included.
+    pub consecutive_errors: u32,
 }
 
-/// Everything one poll needs, shared by all polls of a process.
+impl schedule::Scheduled for PollReport {
+    fn next_poll(&self) -> Option<DateTime<Utc>> {
+        self.next_poll
+    }
+}
+
+/// Everything one poll needs, shared by all polls of a process. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Ingest {
     config: Arc<Config>,
     store: Store,
     fetcher: Fetcher,
     limits: Limits,
+    policy: Policy,
+    clock: Clock,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Ingest {
@@ -103,12 +129,22 @@ impl Ingest {
     pub fn new(config: Arc<Config>, store: Store) -> Result<Ingest, FetchError> {
         let fetcher = Fetcher::new(fetch_settings(&config))?;
         let limits = Limits::new(config.poll.concurrency, config.poll.per_host_concurrency);
+        let policy = Policy::new(config.poll.min_interval, config.poll.max_interval);
         Ok(Ingest {
             config,
             store,
             fetcher,
             limits,
+            policy,
+            clock: Clock::System,
+            metrics: None,
         })
+    }
+
+    /// Counts polls, fetch times and stories in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Ingest {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The store polls commit to.
@@ -116,38 +152,79 @@ impl Ingest {
         &self.store
     }
 
+    /// The config this ingest was built from.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
     /// Polls `source` once: fetch, decode, parse, normalize, dedupe and commit, then record
-    /// the outcome in its state. Never panics; never loses stored stories.
+    /// the outcome and the next due time in its state. Never panics; never loses stored
+    /// stories.
     #[tracing::instrument(skip_all, fields(source = %source.id))]
     pub async fn ingest(&self, source: &SourceConfig) -> PollReport {
         let started = Instant::now();
-        let outcome = match self.try_ingest(source).await {
-            Ok(outcome) => outcome,
-            Err(error) => PollOutcome::Failed(error),
-        };
+        let (outcome, state) = self.poll_once(source).await;
         match &outcome {
-            PollOutcome::Stored { counts, items, .. } => {
-                tracing::info!(new = counts.new, updated = counts.updated, items, "polled")
+            PollOutcome::Stored {
+                counts,
+                items,
+                status,
+                ..
+            } => {
+                tracing::info!(
+                    status,
+                    new = counts.new,
+                    updated = counts.updated,
+                    items,
+                    "polled"
+                )
             }
             PollOutcome::NotModified => tracing::debug!(status = 304, "not modified"),
             PollOutcome::Gone => tracing::warn!(status = 410, "the feed is gone; polling stopped"),
-            PollOutcome::Failed(error) => tracing::warn!(%error, "poll failed"),
+            PollOutcome::Failed(error) => {
+                tracing::warn!(%error, errors = state.consecutive_errors, "poll failed")
+            }
+        }
+        if let Some(metrics) = &self.metrics {
+            let labels = SourceLabels {
+                source: source.id.to_string(),
+            };
+            metrics
+                .fetches
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.label(),
+                })
+                .inc();
+            if let PollOutcome::Stored { counts, .. } = &outcome {
+                metrics
+                    .stories_new
+                    .get_or_create(&labels)
+                    .inc_by(u64::from(counts.new));
+                metrics
+                    .stories_updated
+                    .get_or_create(&labels)
+                    .inc_by(u64::from(counts.updated));
+            }
+            metrics
+                .consecutive_errors
+                .get_or_create(&labels)
+                .set(i64::from(state.consecutive_errors));
         }
         PollReport {
             source: source.id.clone(),
+            next_poll: if state.gone { None } else { state.next_poll },
+            consecutive_errors: state.consecutive_errors,
             outcome,
             elapsed: started.elapsed(),
         }
     }
 
-    async fn try_ingest(&self, source: &SourceConfig) -> Result<PollOutcome, IngestError> {
-        let mut state = self
-            .blocking({
-                let (store, id) = (self.store.clone(), source.id.clone());
-                move || store.source_state(&id)
-            })
-            .await??
-            .unwrap_or_default();
+    /// One poll; returns the outcome and the state it left (saved, unless the store failed).
+    async fn poll_once(&self, source: &SourceConfig) -> (PollOutcome, SourceState) {
+        let mut state = match self.load_state(source).await {
+            Ok(state) => state,
+            Err(error) => return (PollOutcome::Failed(error), SourceState::default()),
+        };
         let configured = source.url.as_str();
         if state
             .moved_from
@@ -173,84 +250,91 @@ impl Ingest {
 
         let fetched = {
             let _permits = self.limits.acquire(&url).await;
-            self.fetcher.fetch(&request).await
+            let started = Instant::now();
+            let fetched = self.fetcher.fetch(&request).await;
+            if let Some(metrics) = &self.metrics {
+                metrics
+                    .fetch_seconds
+                    .observe(started.elapsed().as_secs_f64());
+            }
+            fetched
         };
-        let now = Utc::now();
+        let now = self.clock.now();
         state.last_fetch = Some(now);
-        match fetched {
+        let outcome = match fetched {
             Ok(FetchOutcome::NotModified(meta)) => {
                 self.record_success(source, &mut state, &meta, now);
-                self.save(source, state).await?;
-                Ok(PollOutcome::NotModified)
+                PollOutcome::NotModified
             }
-            Ok(FetchOutcome::Fetched(fetched)) => match self
-                .store_document(source, state.clone(), fetched, now)
-                .await
-            {
-                Ok(outcome) => Ok(outcome),
-                Err(error) => {
-                    self.record_failure(source, &mut state, &error, now);
-                    self.save(source, state).await?;
-                    Err(error)
+            Ok(FetchOutcome::Fetched(fetched)) => {
+                match self.store_document(source, &mut state, fetched, now).await {
+                    // The commit saved the state already.
+                    Ok(outcome) => return (outcome, state),
+                    Err(error) => {
+                        self.record_failure(source, &mut state, &error, now);
+                        PollOutcome::Failed(error)
+                    }
                 }
-            },
+            }
             Err(error) => {
                 let gone = error.status() == Some(410);
                 let error = IngestError::Fetch(error);
                 self.record_failure(source, &mut state, &error, now);
                 state.gone = gone;
-                self.save(source, state).await?;
                 if gone {
-                    Ok(PollOutcome::Gone)
+                    PollOutcome::Gone
                 } else {
-                    Err(error)
+                    PollOutcome::Failed(error)
                 }
             }
+        };
+        match self.save(source, state.clone()).await {
+            Ok(()) => (outcome, state),
+            Err(error) => (PollOutcome::Failed(error), state),
         }
+    }
+
+    async fn load_state(&self, source: &SourceConfig) -> Result<SourceState, IngestError> {
+        let (store, id) = (self.store.clone(), source.id.clone());
+        Ok(self
+            .blocking(move || store.source_state(&id))
+            .await??
+            .unwrap_or_default())
     }
 
     async fn store_document(
         &self,
         source: &SourceConfig,
-        mut state: SourceState,
+        state: &mut SourceState,
         fetched: Fetched,
         now: DateTime<Utc>,
     ) -> Result<PollOutcome, IngestError> {
         let status = fetched.meta.status;
         let meta = fetched.meta.clone();
-        let config = self.config.clone();
-        let id = source.id.clone();
-        let timezone = source.timezone;
+        let max = self.config.store.max_items_per_source;
+        let (id, timezone) = (source.id.clone(), source.timezone);
         let doc = self
-            .blocking(move || {
-                read_document(
-                    &fetched,
-                    &id,
-                    timezone,
-                    now,
-                    config.store.max_items_per_source,
-                )
-            })
+            .blocking(move || read_document(&fetched, &id, timezone, now, max))
             .await??;
-        self.record_success(source, &mut state, &meta, now);
+        remember_channel_hints(state, &doc.hints);
+        self.record_success(source, state, &meta, now);
         state.title = doc.title.clone();
         state.current = doc.stories.iter().map(Story::key).collect();
         let items = doc.stories.len();
         let encoding = doc.encoding;
-        let (store, id, max) = (
-            self.store.clone(),
-            source.id.clone(),
-            self.config.store.max_items_per_source,
-        );
+        let (store, id, commit_state) = (self.store.clone(), source.id.clone(), state.clone());
         let counts = self
             .blocking(move || {
-                let counts = store
-                    .commit_poll(&id, &doc.stories, &state, &|old, new| decide(old, new, now))?;
-                let protect: HashSet<_> = state.current.iter().copied().collect();
+                let counts = store.commit_poll(&id, &doc.stories, &commit_state, &|old, new| {
+                    decide(old, new, now)
+                })?;
+                let protect: HashSet<_> = commit_state.current.iter().copied().collect();
                 store.enforce_cap(&id, max, &protect)?;
                 Ok::<_, StoreError>(counts)
             })
             .await??;
+        state.last_new = counts.new;
+        state.last_updated = counts.updated;
         self.store.flush().await?;
         Ok(PollOutcome::Stored {
             status,
@@ -281,12 +365,20 @@ impl Ingest {
             state.moved_to = Some(moved.to_string());
             state.moved_from = Some(source.url.to_string());
         }
-        let poll = &self.config.poll;
-        state.next_poll = Some(schedule::next_after_success(
-            now,
+        let hints = Hints {
+            max_age: meta.cache.max_age,
+            expires: meta.cache.expires,
+            feed_interval: state.feed_interval_secs.map(Duration::from_secs),
+            skip_hours: state.skip_hours,
+            skip_days: state.skip_days,
+        };
+        let mut rng = fastrand::Rng::new();
+        state.next_poll = Some(schedule::after_success(
+            &self.policy,
             source.interval,
-            poll.min_interval,
-            poll.max_interval,
+            &hints,
+            now,
+            &mut rng,
         ));
     }
 
@@ -309,14 +401,14 @@ impl Ingest {
             _ => (None, None),
         };
         state.last_status = status;
-        let poll = &self.config.poll;
-        state.next_poll = Some(schedule::next_after_failure(
-            now,
+        let mut rng = fastrand::Rng::new();
+        state.next_poll = Some(schedule::after_failure(
+            &self.policy,
             source.interval,
             state.consecutive_errors,
             retry_after,
-            poll.min_interval,
-            poll.max_interval,
+            now,
+            &mut rng,
         ));
     }
 
@@ -352,6 +444,21 @@ impl Ingest {
     }
 }
 
+/// Keeps the document's own rhythm (`<ttl>`, `sy:update*`, `skipHours`, `skipDays`) in the
+/// source's state, so polls answered 304 still honour it.
+fn remember_channel_hints(state: &mut SourceState, channel: &ChannelHints) {
+    let hints = Hints::from_channel(
+        channel.ttl_minutes,
+        channel.update_period.as_deref(),
+        channel.update_frequency,
+        &channel.skip_hours,
+        &channel.skip_days,
+    );
+    state.feed_interval_secs = hints.feed_interval.map(|d| d.as_secs());
+    state.skip_hours = hints.skip_hours;
+    state.skip_days = hints.skip_days;
+}
+
 /// The settings a [`Fetcher`] needs, from `[poll]`.
 pub fn fetch_settings(config: &Config) -> FetchSettings {
     FetchSettings {
@@ -383,6 +490,8 @@ pub struct Document {
     pub encoding: &'static str,
     /// The stories.
     pub stories: Vec<Story>,
+    /// The channel's scheduling hints.
+    pub hints: ChannelHints,
 }
 
 /// Decode → parse → normalize, synchronously (call it on a blocking thread). The same path
@@ -418,11 +527,14 @@ pub fn read_document(
             max_items,
         },
     );
+    let mut hints = parsed.extras.hints.clone();
+    hints.ttl_minutes = hints.ttl_minutes.or(parsed.feed.ttl);
     Ok(Document {
         title: normalized.title,
         format: parsed.format,
         encoding: decoded.encoding,
         stories: normalized.stories,
+        hints,
     })
 }
 

@@ -56,8 +56,8 @@ use crate::config::Config;
 use crate::publish::Publisher;
 use crate::store::Store;
 
+pub use crate::metrics::{HttpLabels, Metrics};
 pub use error::ServeError;
-pub use metrics::{HttpLabels, Metrics};
 
 /// How long a handler may take before the client gets a 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);

@@ -236,10 +236,18 @@ impl Store {
         Ok(())
     }
 
-    /// A source's state, if it was ever polled.
+    /// A source's state, if it was ever polled. An unreadable state record (say, from an
+    /// older development build) is logged and treated as absent: it only holds validators and
+    /// timings, which the next poll rebuilds, and stories never depend on it.
     pub fn source_state(&self, source: &SourceId) -> Result<Option<SourceState>, StoreError> {
         match self.sources.get(source.as_str().as_bytes())? {
-            Some(bytes) => Ok(Some(decode_source(&bytes)?)),
+            Some(bytes) => match decode_source(&bytes) {
+                Ok(state) => Ok(Some(state)),
+                Err(e) => {
+                    tracing::warn!(source = %source, error = %e, "unreadable source state; starting it afresh");
+                    Ok(None)
+                }
+            },
             None => Ok(None),
         }
     }
@@ -391,7 +399,10 @@ impl Store {
         let mut out = Vec::new();
         for entry in self.sources.iter() {
             let (k, v) = entry?;
-            out.push((String::from_utf8_lossy(&k).into_owned(), decode_source(&v)?));
+            // Unreadable states are skipped, as in `source_state`.
+            if let Ok(state) = decode_source(&v) {
+                out.push((String::from_utf8_lossy(&k).into_owned(), state));
+            }
         }
         Ok(out)
     }

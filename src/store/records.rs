@@ -46,6 +46,9 @@ struct SourceV1 {
     last_new: u32,
     last_updated: u32,
     current: Vec<[u8; 16]>,
+    feed_interval_secs: Option<u64>,
+    skip_hours: u32,
+    skip_days: u8,
 }
 
 /// Why a stored value could not be read.
@@ -159,6 +162,9 @@ pub(super) fn encode_source(state: &SourceState) -> Vec<u8> {
         last_new: state.last_new,
         last_updated: state.last_updated,
         current: state.current.iter().map(|k| k.0).collect(),
+        feed_interval_secs: state.feed_interval_secs,
+        skip_hours: state.skip_hours,
+        skip_days: state.skip_days,
     };
     let mut out = vec![SOURCE_V1];
     out.extend(postcard::to_stdvec(&record).expect("a source record always serializes"));
@@ -189,6 +195,9 @@ pub(super) fn decode_source(bytes: &[u8]) -> Result<SourceState, RecordError> {
         last_new: r.last_new,
         last_updated: r.last_updated,
         current: r.current.into_iter().map(StoryKey).collect(),
+        feed_interval_secs: r.feed_interval_secs,
+        skip_hours: r.skip_hours,
+        skip_days: r.skip_days,
     })
 }
 
