@@ -50,11 +50,12 @@ impl Response {
 
 type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
 
-/// A running test server. Dropping it does not stop the accept loop; the test process ends it.
+/// A running test server. Dropping it does not stop the accept loop; [`TestServer::stop`] does.
 pub struct TestServer {
     pub addr: SocketAddr,
     handler: Arc<Mutex<Handler>>,
     requests: Arc<Mutex<Vec<Request>>>,
+    accept: tokio::task::JoinHandle<()>,
 }
 
 impl TestServer {
@@ -66,7 +67,7 @@ impl TestServer {
         let handler: Arc<Mutex<Handler>> = Arc::new(Mutex::new(Arc::new(handler)));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let (h, r) = (handler.clone(), requests.clone());
-        tokio::spawn(async move {
+        let accept = tokio::spawn(async move {
             loop {
                 let Ok((mut socket, _)) = listener.accept().await else {
                     return;
@@ -98,7 +99,13 @@ impl TestServer {
             addr,
             handler,
             requests,
+            accept,
         }
+    }
+
+    /// Stops listening: connections are refused from now on.
+    pub fn stop(&self) {
+        self.accept.abort();
     }
 
     pub fn url(&self, path: &str) -> String {

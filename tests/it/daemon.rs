@@ -1,0 +1,185 @@
+//! `sosik run`, the real binary, as a service: it polls on its own, serves what it stored,
+//! stops cleanly on SIGTERM, and after a restart serves every stored story even when the
+//! publishers are gone.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::server::{Response, TestServer};
+
+/// A free loopback port (bound, read, released; the daemon binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn config(dir: &std::path::Path, port: u16, server: &TestServer) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+[store]
+path = "{db}"
+[server]
+listen = "127.0.0.1:{port}"
+[poll]
+interval = "1s"
+min_interval = "1s"
+timeout = "3s"
+[sources.one]
+url = "{one}"
+[sources.two]
+url = "{two}"
+[sources.three]
+url = "{three}"
+[outputs.all]
+limit = 100
+"#,
+        db = dir.join("db").display(),
+        one = server.url("/one"),
+        two = server.url("/two"),
+        three = server.url("/three"),
+    );
+    let path = dir.join("sosik.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// GETs `path` from the daemon; `None` while it is not answering.
+async fn get(port: u16, path: &str) -> Option<String> {
+    let response = reqwest::get(format!("http://127.0.0.1:{port}{path}"))
+        .await
+        .ok()?;
+    response.status().is_success().then_some(())?;
+    response.text().await.ok()
+}
+
+/// Polls `path` until `ready` holds; a bounded wait (a guard against hangs, not a timing
+/// assertion).
+async fn wait_for(port: u16, path: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(body) = get(port, path).await
+            && ready(&body)
+        {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn start(config: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+async fn sigterm_and_wait(
+    child: &mut tokio::process::Child,
+) -> (std::process::ExitStatus, Duration) {
+    let pid = child.id().unwrap().to_string();
+    let sent = Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Generous bound: the daemon's own grace is 5 s for polls plus HTTP draining.
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("the daemon stops after SIGTERM")
+        .unwrap();
+    (status, sent.elapsed())
+}
+
+fn feed(name: &str, items: usize) -> String {
+    let links: Vec<(String, String)> = (0..items)
+        .map(|i| {
+            (
+                format!("{name} story {i}"),
+                format!("https://news.test.kr/{name}/{i}"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = links
+        .iter()
+        .map(|(t, l)| (t.as_str(), l.as_str()))
+        .collect();
+    crate::rss(name, &refs)
+}
+
+#[tokio::test]
+async fn the_daemon_polls_serves_stops_cleanly_and_serves_after_a_restart() {
+    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(2));
+    let count = items.clone();
+    let server = TestServer::start(move |req| {
+        let n = count.load(std::sync::atomic::Ordering::SeqCst);
+        match req.path.as_str() {
+            "/one" => Response::ok("application/rss+xml", feed("one", n)),
+            "/two" => Response::ok("application/rss+xml", feed("two", 2)),
+            _ => Response::ok("application/rss+xml", feed("three", 2)),
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = config(dir.path(), port, &server);
+    let mut daemon = start(&config);
+
+    // It polls all three on its own.
+    let body = wait_for(port, "/feeds/all.xml", "six stories", |b| {
+        b.matches("<item>").count() == 6
+    })
+    .await;
+    assert!(body.contains("one story 1") && body.contains("three story 0"));
+
+    // A new item appears without a restart.
+    items.store(3, std::sync::atomic::Ordering::SeqCst);
+    wait_for(port, "/feeds/all.xml", "the new story", |b| {
+        b.contains("one story 2")
+    })
+    .await;
+    let metrics = wait_for(port, "/metrics", "metrics", |_| true).await;
+    assert!(
+        metrics.contains("sosik_fetches_total{outcome=\"stored\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sosik_stories_new_total{source=\"one\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("sosik_fetch_duration_seconds_count"),
+        "{metrics}"
+    );
+    assert!(server.requests().len() >= 4, "polled more than once");
+
+    let (status, took) = sigterm_and_wait(&mut daemon).await;
+    assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM");
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+
+    // Publishers gone: a restarted daemon still serves every stored story.
+    server.stop();
+    let mut daemon = start(&config);
+    let body = wait_for(
+        port,
+        "/feeds/all.xml",
+        "stored stories after restart",
+        |b| b.matches("<item>").count() == 7,
+    )
+    .await;
+    assert!(body.contains("one story 2"));
+    let sources = wait_for(port, "/healthz", "health", |_| true).await;
+    assert!(sources.contains("\"stories\":7"), "{sources}");
+    let (status, _) = sigterm_and_wait(&mut daemon).await;
+    assert_eq!(status.code(), Some(0));
+}
