@@ -311,3 +311,87 @@ async fn a_410_stops_the_source_and_says_so() {
     assert!(state.gone);
     assert!(state.last_error.unwrap().contains("410"));
 }
+
+#[tokio::test]
+async fn failures_back_off_and_a_success_resets_the_schedule() {
+    let server = TestServer::start(|_| Response::status(500)).await;
+    // interval 10m within [5m, 24h]; backoff doubles per failure.
+    let f = fixture(
+        &[("b", &server.url("/rss"))],
+        "interval = \"10m\"\nmin_interval = \"5m\"\n",
+    );
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let before = chrono::Utc::now();
+        f.poll("b").await;
+        waits.push((f.state("b").next_poll.unwrap() - before).num_seconds());
+    }
+    // 600 s, 1200 s, 2400 s, each ±10%.
+    for (wait, base) in waits.iter().zip([600, 1200, 2400]) {
+        assert!(
+            (base * 9 / 10 - 1..=base * 11 / 10 + 1).contains(wait),
+            "{waits:?}"
+        );
+    }
+    assert_eq!(f.state("b").consecutive_errors, 3);
+
+    server.respond(|_| Response::ok("text/xml", rss("b", &[("back", "https://news.test.kr/b")])));
+    let before = chrono::Utc::now();
+    assert!(f.poll("b").await.is_success());
+    let state = f.state("b");
+    assert_eq!(
+        (state.consecutive_errors, state.last_error.as_deref()),
+        (0, None)
+    );
+    let wait = (state.next_poll.unwrap() - before).num_seconds();
+    assert!(
+        (539..=661).contains(&wait),
+        "back to the plain interval: {wait}"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_and_publisher_hints_set_the_next_poll() {
+    let server = TestServer::start(|req| match req.path.as_str() {
+        "/busy" => Response::status(429).header("Retry-After", "7200"),
+        "/ttl" => Response::ok(
+            "text/xml",
+            rss("t", &[("a", "https://news.test.kr/a")]).replace(
+                "<description>d</description>",
+                "<description>d</description><ttl>90</ttl>",
+            ),
+        ),
+        _ => Response::ok("text/xml", rss("c", &[("c", "https://news.test.kr/c")]))
+            .header("Cache-Control", "public, max-age=10800"),
+    })
+    .await;
+    let f = fixture(
+        &[
+            ("busy", &server.url("/busy")),
+            ("ttl", &server.url("/ttl")),
+            ("cached", &server.url("/cached")),
+        ],
+        "interval = \"10m\"\nmin_interval = \"5m\"\n",
+    );
+    for (id, expected) in [("busy", 7200), ("ttl", 5400), ("cached", 10_800)] {
+        let before = chrono::Utc::now();
+        f.poll(id).await;
+        let state = f.state(id);
+        let wait = (state.next_poll.unwrap() - before).num_seconds();
+        let (low, high) = if id == "busy" {
+            (expected - 1, expected + 2)
+        } else {
+            (expected * 9 / 10 - 1, expected * 11 / 10 + 1)
+        };
+        assert!(
+            (low..=high).contains(&wait),
+            "{id}: waits {wait}s, expected about {expected}s"
+        );
+    }
+    assert_eq!(f.state("busy").last_status, Some(429));
+    assert_eq!(
+        f.state("ttl").feed_interval_secs,
+        Some(5400),
+        "the feed's ttl is remembered for 304s"
+    );
+}
