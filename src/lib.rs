@@ -26,3 +26,12 @@ pub mod render;
 pub mod schedule;
 pub mod serve;
 pub mod store;
+
+/// The message of a caught panic: the `&str` or `String` it was raised with.
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic without a message".to_owned())
+}

@@ -7,10 +7,12 @@
 //! already stored.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use url::Url;
 
 use crate::config::{Config, SourceConfig};
@@ -163,7 +165,18 @@ impl Ingest {
     #[tracing::instrument(skip_all, fields(source = %source.id))]
     pub async fn ingest(&self, source: &SourceConfig) -> PollReport {
         let started = Instant::now();
-        let (outcome, state) = self.poll_once(source).await;
+        // A panic in the async part of a poll (the blocking parts are caught where they run)
+        // becomes this source's error, recorded like any other.
+        let (outcome, state) = match AssertUnwindSafe(self.poll_once(source))
+            .catch_unwind()
+            .await
+        {
+            Ok(done) => done,
+            Err(panic) => {
+                self.record_panic(source, crate::panic_message(&*panic))
+                    .await
+            }
+        };
         match &outcome {
             PollOutcome::Stored {
                 counts,
@@ -292,6 +305,22 @@ impl Ingest {
             Ok(()) => (outcome, state),
             Err(error) => (PollOutcome::Failed(error), state),
         }
+    }
+
+    async fn record_panic(
+        &self,
+        source: &SourceConfig,
+        message: String,
+    ) -> (PollOutcome, SourceState) {
+        let error = IngestError::Panicked(message);
+        let mut state = self.load_state(source).await.unwrap_or_default();
+        let now = self.clock.now();
+        state.last_fetch = Some(now);
+        self.record_failure(source, &mut state, &error, now);
+        if let Err(e) = self.save(source, state.clone()).await {
+            tracing::error!(error = %e, "cannot record a panic in the source's state");
+        }
+        (PollOutcome::Failed(error), state)
     }
 
     async fn load_state(&self, source: &SourceConfig) -> Result<SourceState, IngestError> {
@@ -470,11 +499,7 @@ pub fn fetch_settings(config: &Config) -> FetchSettings {
 
 fn join_message(e: tokio::task::JoinError) -> String {
     match e.try_into_panic() {
-        Ok(panic) => panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into()),
+        Ok(panic) => crate::panic_message(&*panic),
         Err(e) => e.to_string(),
     }
 }

@@ -72,7 +72,7 @@ pub fn parse(text: &str, options: &ParseOptions) -> Result<Parsed, ParseError> {
     let feed = match result {
         Ok(Ok(feed)) => feed,
         Ok(Err(e)) => return Err(ParseError::Invalid(e.to_string())),
-        Err(panic) => return Err(ParseError::Crashed(panic_message(&panic))),
+        Err(panic) => return Err(ParseError::Crashed(crate::panic_message(&*panic))),
     };
     let extras = match feed.feed_type {
         feed_rs::model::FeedType::JSON => Extras::default(),
@@ -116,16 +116,6 @@ fn looks_like_html(text: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     head.starts_with("<!doctype html") || head.starts_with("<html")
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_owned()
-    }
 }
 
 /// The newest time a date may claim before it is treated as wrong (SPEC: more than a day in

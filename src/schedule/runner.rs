@@ -59,7 +59,7 @@ pub async fn run<R, F, Fut>(
             }
             queue.pop_first();
             let work = AssertUnwindSafe(poll(i)).catch_unwind();
-            running.spawn(async move { (i, work.await.map_err(|p| panic_text(&*p))) });
+            running.spawn(async move { (i, work.await.map_err(|p| crate::panic_message(&*p))) });
         }
         let sleep = queue.first().map_or(MAX_SLEEP, |(at, _)| {
             (*at - now)
@@ -108,12 +108,4 @@ pub async fn run<R, F, Fut>(
         );
         running.abort_all();
     }
-}
-
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
 }
