@@ -261,17 +261,17 @@ impl Ingest {
             last_modified: state.last_modified.clone(),
         };
 
-        let fetched = {
-            let _permits = self.limits.acquire(&url).await;
-            let started = Instant::now();
-            let fetched = self.fetcher.fetch(&request).await;
-            if let Some(metrics) = &self.metrics {
-                metrics
-                    .fetch_seconds
-                    .observe(started.elapsed().as_secs_f64());
-            }
-            fetched
-        };
+        // Held for the whole poll: `poll.concurrency` bounds the documents in memory, not only
+        // the connections. The host slot is freed as soon as the fetch is done.
+        let mut permits = self.limits.acquire(&url).await;
+        let started = Instant::now();
+        let fetched = self.fetcher.fetch(&request).await;
+        if let Some(metrics) = &self.metrics {
+            metrics
+                .fetch_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
+        permits.release_host();
         let now = self.clock.now();
         state.last_fetch = Some(now);
         let outcome = match fetched {
@@ -359,12 +359,14 @@ impl Ingest {
                 })?;
                 let protect: HashSet<_> = commit_state.current.iter().copied().collect();
                 store.enforce_cap(&id, max, &protect)?;
+                // Stories are durable before the poll reports them. Concurrent polls share
+                // one fsync: sled makes everything written so far stable at once.
+                store.flush_blocking()?;
                 Ok::<_, StoreError>(counts)
             })
             .await??;
         state.last_new = counts.new;
         state.last_updated = counts.updated;
-        self.store.flush().await?;
         Ok(PollOutcome::Stored {
             status,
             counts,
@@ -443,9 +445,10 @@ impl Ingest {
 
     async fn save(&self, source: &SourceConfig, state: SourceState) -> Result<(), IngestError> {
         let (store, id) = (self.store.clone(), source.id.clone());
+        // Bookkeeping only (validators, timings, the last error): no fsync of its own. sled
+        // makes it durable within its flush interval; lost, it only costs one extra fetch.
         self.blocking(move || store.save_state(&id, &state))
             .await??;
-        self.store.flush().await?;
         Ok(())
     }
 

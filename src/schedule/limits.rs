@@ -19,8 +19,17 @@ pub struct Limits {
 /// Held while a fetch runs; dropping it frees both slots.
 #[derive(Debug)]
 pub struct Permits {
-    _host: Option<OwnedSemaphorePermit>,
+    host: Option<OwnedSemaphorePermit>,
     _global: OwnedSemaphorePermit,
+}
+
+impl Permits {
+    /// Frees the host slot and keeps the global one: the connection to the host is done, but
+    /// the poll (parsing, storing) still counts against the global limit, which bounds how
+    /// many fetched documents are in memory at once.
+    pub fn release_host(&mut self) {
+        self.host = None;
+    }
 }
 
 impl Limits {
@@ -61,7 +70,7 @@ impl Limits {
             .await
             .expect("limit semaphores are never closed");
         Permits {
-            _host: host,
+            host,
             _global: global,
         }
     }

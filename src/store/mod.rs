@@ -18,6 +18,7 @@ mod records;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -97,6 +98,9 @@ pub struct Store {
     by_source: sled::Tree,
     sources: sled::Tree,
     path: PathBuf,
+    /// One writer at a time: sled's transactions serialize on a global lock anyway, and
+    /// queueing here instead of inside sled keeps its lock free for readers.
+    writer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -174,6 +178,7 @@ impl Store {
             sources: tree("sources")?,
             db,
             path: options.path.clone(),
+            writer: Arc::default(),
         })
     }
 
@@ -186,6 +191,7 @@ impl Store {
         state: &SourceState,
         decide: &dyn Fn(Option<&Story>, &Story) -> Change,
     ) -> Result<CommitCounts, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let counts = (&self.stories, &self.by_time, &self.by_source, &self.sources).transaction(
             |(t_stories, t_time, t_source, t_sources)| {
                 let mut counts = CommitCounts::default();
@@ -307,18 +313,30 @@ impl Store {
         max: usize,
         protect: &HashSet<StoryKey>,
     ) -> Result<usize, StoreError> {
-        let mut excess = Vec::new();
-        for entry in self
+        // Forward iteration only: sled 0.34's reverse iteration re-searches the tree at every
+        // step and stalls under concurrent writers. Most sources are far under the cap, so
+        // counting `max + 1` entries settles them.
+        let prefix = source_prefix(source);
+        if self
             .by_source
-            .scan_prefix(source_prefix(source))
-            .rev()
-            .skip(max)
+            .scan_prefix(&prefix)
+            .keys()
+            .take(max + 1)
+            .count()
+            <= max
         {
-            let (k, _) = entry?;
-            if let Some(key) = key_of_index(&k).filter(|key| !protect.contains(key)) {
-                excess.push(key);
-            }
+            return Ok(0);
         }
+        let mut keys = Vec::new();
+        for k in self.by_source.scan_prefix(&prefix).keys() {
+            keys.extend(key_of_index(&k?));
+        }
+        // Oldest first: everything before the newest `max` goes.
+        let excess: Vec<StoryKey> = keys[..keys.len().saturating_sub(max)]
+            .iter()
+            .copied()
+            .filter(|key| !protect.contains(key))
+            .collect();
         for key in &excess {
             self.drop_source(key, Some(source))?;
         }
@@ -356,6 +374,7 @@ impl Store {
     /// Removes `source` from a story (or every source, with `None`), deleting the story when
     /// none is left. One transaction.
     fn drop_source(&self, key: &StoryKey, source: Option<&SourceId>) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         (&self.stories, &self.by_time, &self.by_source).transaction(
             |(t_stories, t_time, t_source)| {
                 let Some(bytes) = t_stories.get(key.0)? else {
