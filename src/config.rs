@@ -369,7 +369,7 @@ fn validate(file: &Path, raw: RawConfig) -> Result<Config, ConfigError> {
             raw.store.max_items_per_source,
             2000,
         )? as usize,
-        cache_capacity: raw.store.cache_capacity.unwrap_or(64 * 1024 * 1024),
+        cache_capacity: raw.store.cache_capacity.unwrap_or(32 * 1024 * 1024),
     };
     if store.path.as_os_str().is_empty() {
         return Err(ConfigError::new("store.path", "cannot be empty"));

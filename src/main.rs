@@ -83,8 +83,12 @@ fn main() -> ExitCode {
     };
     let daemon = matches!(command, Command::Run);
     init_logging(&config, daemon);
+    // Blocking threads do parsing and store writes; more of them than fetches in flight only
+    // adds memory (each thread gets its own allocator arena), never throughput.
+    let blocking = config.poll.concurrency.clamp(2, 64) + 2;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(blocking)
         .build()
     {
         Ok(rt) => rt,

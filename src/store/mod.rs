@@ -1,39 +1,44 @@
 //! The story store: the only importer of sled.
 //!
-//! Owns tree names, key encoding, versioned records and atomic commits. One poll of one
-//! source is one sled transaction over every tree it touches (stories, both time indexes and
-//! the source's state), so a crash leaves either the whole poll or none of it. It knows
-//! nothing of HTTP or feeds; what counts as new or edited is decided by the caller's pure
-//! function (`dedupe::decide`), run inside the transaction so two sources committing the
-//! same story at once merge instead of overwriting each other.
+//! Owns tree names, key encoding, versioned records, atomic commits and the indexes. One poll
+//! of one source is one atomic sled batch (its stories and its state together), so a crash
+//! leaves either the whole poll or none of it. It knows nothing of HTTP or feeds; what counts
+//! as new or edited is decided by the caller's pure function (`dedupe::decide`), run under the
+//! store's single writer lock, so two sources committing the same story merge instead of
+//! overwriting each other.
 //!
-//! Trees:
-//! - `meta`: `schema` → format version (u32 BE).
-//! - `stories`: story key (16 bytes) → story record.
-//! - `by_time`: published (8 bytes, sortable) + story key → empty. Newest-first listing.
-//! - `by_source`: source id + `\0` + published + story key → empty. Per-source listing, caps.
-//! - `sources`: source id → source-state record.
+//! Layout (schema 2): one record per story, because sled's cost is per record written.
+//! - tree `meta`: `schema` → layout version (u32 BE).
+//! - tree `data`: `S` + story key (16 bytes) → story record (header, then body);
+//!   `C` + source id → source-state record. One tree, so one batch covers a poll.
+//!
+//! The newest-first indexes (all stories, per source) live in memory ([`index`]), rebuilt from
+//! the record headers at open. Schema 1 (four trees with on-disk indexes) is migrated at open.
 
+mod index;
+mod migrate;
 mod records;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::dedupe::Change;
 use crate::model::{SourceId, SourceState, Story, StoryKey};
+use index::{Index, Slot};
 pub use records::RecordError;
 use records::{
-    decode_source, decode_story, encode_source, encode_story, key_of_index, source_prefix, time_key,
+    decode_header, decode_source, decode_story, encode_source, encode_story, header_of, micros,
 };
 
 /// The on-disk layout version this release reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// Keys per page when walking an index; the index lock is held only while a page is taken.
+const PAGE: usize = 64;
 
 /// A store failure, naming the store's path.
 #[derive(Debug, thiserror::Error)]
@@ -60,15 +65,6 @@ impl From<sled::Error> for StoreError {
     }
 }
 
-impl From<TransactionError<StoreError>> for StoreError {
-    fn from(e: TransactionError<StoreError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => e.into(),
-        }
-    }
-}
-
 /// What a poll's commit did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitCounts {
@@ -89,17 +85,15 @@ pub struct StoreOptions {
     pub cache_capacity: u64,
 }
 
-/// An open store. Cheap to clone (sled handles are shared).
+/// An open store. Cheap to clone (sled handles and the indexes are shared).
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    stories: sled::Tree,
-    by_time: sled::Tree,
-    by_source: sled::Tree,
-    sources: sled::Tree,
+    data: sled::Tree,
+    index: Arc<RwLock<Index>>,
     path: PathBuf,
-    /// One writer at a time: sled's transactions serialize on a global lock anyway, and
-    /// queueing here instead of inside sled keeps its lock free for readers.
+    /// One writer at a time: commits read, decide and write under it, so concurrent polls
+    /// sharing a story merge.
     writer: Arc<Mutex<()>>,
 }
 
@@ -107,6 +101,20 @@ impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
     }
+}
+
+fn story_key(key: &StoryKey) -> [u8; 17] {
+    let mut out = [0u8; 17];
+    out[0] = b'S';
+    out[1..].copy_from_slice(&key.0);
+    out
+}
+
+fn state_key(source: &SourceId) -> Vec<u8> {
+    let mut out = Vec::with_capacity(source.as_str().len() + 1);
+    out.push(b'C');
+    out.extend_from_slice(source.as_str().as_bytes());
+    out
 }
 
 impl Store {
@@ -151,8 +159,8 @@ impl Store {
                 }
                 other => open_err(other.to_string()),
             })?;
-        let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(e.to_string()));
-        let meta = tree("meta")?;
+        let meta = db.open_tree("meta").map_err(|e| open_err(e.to_string()))?;
+        let data = db.open_tree("data").map_err(|e| open_err(e.to_string()))?;
         match meta.get("schema").map_err(|e| open_err(e.to_string()))? {
             None => {
                 meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
@@ -164,26 +172,51 @@ impl Store {
                     .try_into()
                     .map(u32::from_be_bytes)
                     .unwrap_or(u32::MAX);
-                if version != SCHEMA_VERSION {
-                    return Err(open_err(format!(
-                        "it has layout version {version}, and this sosik reads version {SCHEMA_VERSION}"
-                    )));
+                match version {
+                    1 => migrate::from_v1(&db, &meta, &data)
+                        .map_err(|e| open_err(format!("migrating layout 1 to 2 failed: {e}")))?,
+                    SCHEMA_VERSION => {
+                        migrate::drop_v1_leftovers(&db).map_err(|e| open_err(e.to_string()))?
+                    }
+                    _ => {
+                        return Err(open_err(format!(
+                            "it has layout version {version}, and this sosik reads version {SCHEMA_VERSION}"
+                        )));
+                    }
                 }
             }
         }
+        let mut index = Index::default();
+        let mut unreadable = 0usize;
+        for entry in data.scan_prefix(b"S") {
+            let (k, v) = entry.map_err(|e| open_err(e.to_string()))?;
+            match (<[u8; 16]>::try_from(&k[1..]), decode_header(&v)) {
+                (Ok(key), Ok(header)) => index.insert(StoryKey(key), &header),
+                _ => unreadable += 1,
+            }
+        }
+        if unreadable > 0 {
+            tracing::warn!(path = %shown, unreadable, "some story records are unreadable and are skipped");
+        }
         Ok(Store {
-            stories: tree("stories")?,
-            by_time: tree("by_time")?,
-            by_source: tree("by_source")?,
-            sources: tree("sources")?,
             db,
+            data,
+            index: Arc::new(RwLock::new(index)),
             path: options.path.clone(),
             writer: Arc::default(),
         })
     }
 
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_index(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Commits one poll of `source` atomically: every story (judged by `decide` against what
-    /// is stored) and the source's new state.
+    /// is stored) and the source's new state, in one batch.
     pub fn commit_poll(
         &self,
         source: &SourceId,
@@ -192,53 +225,53 @@ impl Store {
         decide: &dyn Fn(Option<&Story>, &Story) -> Change,
     ) -> Result<CommitCounts, StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let counts = (&self.stories, &self.by_time, &self.by_source, &self.sources).transaction(
-            |(t_stories, t_time, t_source, t_sources)| {
-                let mut counts = CommitCounts::default();
-                for incoming in stories {
-                    let key = incoming.key();
-                    let stored = match t_stories.get(key.0)? {
-                        Some(bytes) => Some(decode_story(&bytes).map_err(|e| abort(e.into()))?),
-                        None => None,
-                    };
-                    let next = match decide(stored.as_ref(), incoming) {
-                        Change::New(s) => {
-                            counts.new += 1;
-                            s
-                        }
-                        Change::Updated(s) => {
-                            counts.updated += 1;
-                            s
-                        }
-                        Change::Merged(s) => {
-                            counts.unchanged += 1;
-                            s
-                        }
-                        Change::Unchanged => {
-                            counts.unchanged += 1;
-                            continue;
-                        }
-                    };
-                    if let Some(old) = &stored {
-                        unindex(t_time, t_source, old, &key)?;
-                    }
-                    t_stories.insert(&key.0, encode_story(&next))?;
-                    index(t_time, t_source, &next, &key)?;
+        let mut counts = CommitCounts::default();
+        let mut batch = sled::Batch::default();
+        let mut written = Vec::new();
+        for incoming in stories {
+            let key = incoming.key();
+            // Only stories the index knows need a read: a new story costs one write.
+            let stored = if self.read_index().contains(&key) {
+                self.get(&key)?
+            } else {
+                None
+            };
+            let next = match decide(stored.as_ref(), incoming) {
+                Change::New(s) => {
+                    counts.new += 1;
+                    s
                 }
-                let mut state = state.clone();
-                state.last_new = counts.new;
-                state.last_updated = counts.updated;
-                t_sources.insert(source.as_str().as_bytes(), encode_source(&state))?;
-                Ok(counts)
-            },
-        )?;
+                Change::Updated(s) => {
+                    counts.updated += 1;
+                    s
+                }
+                Change::Merged(s) => {
+                    counts.unchanged += 1;
+                    s
+                }
+                Change::Unchanged => {
+                    counts.unchanged += 1;
+                    continue;
+                }
+            };
+            batch.insert(&story_key(&key), encode_story(&next));
+            written.push((key, header_of(&next)));
+        }
+        let mut state = state.clone();
+        state.last_new = counts.new;
+        state.last_updated = counts.updated;
+        batch.insert(state_key(source), encode_source(&state));
+        self.data.apply_batch(batch)?;
+        let mut index = self.write_index();
+        for (key, header) in &written {
+            index.insert(*key, header);
+        }
         Ok(counts)
     }
 
     /// Saves a source's state alone (a 304, a failure).
     pub fn save_state(&self, source: &SourceId, state: &SourceState) -> Result<(), StoreError> {
-        self.sources
-            .insert(source.as_str().as_bytes(), encode_source(state))?;
+        self.data.insert(state_key(source), encode_source(state))?;
         Ok(())
     }
 
@@ -246,7 +279,7 @@ impl Store {
     /// older development build) is logged and treated as absent: it only holds validators and
     /// timings, which the next poll rebuilds, and stories never depend on it.
     pub fn source_state(&self, source: &SourceId) -> Result<Option<SourceState>, StoreError> {
-        match self.sources.get(source.as_str().as_bytes())? {
+        match self.data.get(state_key(source))? {
             Some(bytes) => match decode_source(&bytes) {
                 Ok(state) => Ok(Some(state)),
                 Err(e) => {
@@ -260,7 +293,7 @@ impl Store {
 
     /// One story by key.
     pub fn get(&self, key: &StoryKey) -> Result<Option<Story>, StoreError> {
-        match self.stories.get(key.0)? {
+        match self.data.get(story_key(key))? {
             Some(bytes) => Ok(Some(decode_story(&bytes)?)),
             None => Ok(None),
         }
@@ -268,7 +301,7 @@ impl Store {
 
     /// Every story, newest published first.
     pub fn newest(&self) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
-        self.resolve(self.by_time.iter().rev())
+        self.walk(None)
     }
 
     /// One source's stories, newest published first.
@@ -276,32 +309,49 @@ impl Store {
         &self,
         source: &SourceId,
     ) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
-        self.resolve(self.by_source.scan_prefix(source_prefix(source)).rev())
+        self.walk(Some(source.clone()))
     }
 
-    fn resolve<'a>(
-        &'a self,
-        index: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>> + 'a,
-    ) -> impl Iterator<Item = Result<Story, StoreError>> + 'a {
-        index.filter_map(move |entry| {
-            let (k, _) = match entry {
-                Ok(e) => e,
-                Err(e) => return Some(Err(e.into())),
-            };
-            let key = key_of_index(&k)?;
-            // An index entry whose story is gone (a crash between two prune steps) is skipped.
-            self.get(&key).transpose()
+    /// Walks an index newest-first a page at a time, reading each story as it goes.
+    fn walk(
+        &self,
+        source: Option<SourceId>,
+    ) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
+        let mut page: std::vec::IntoIter<Slot> = Vec::new().into_iter();
+        let mut cursor: Option<Slot> = None;
+        let mut done = false;
+        std::iter::from_fn(move || {
+            loop {
+                if let Some(slot) = page.next() {
+                    cursor = Some(slot);
+                    match self.get(&slot.1) {
+                        Ok(Some(story)) => return Some(Ok(story)),
+                        // Removed since the page was taken.
+                        Ok(None) => continue,
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                if done {
+                    return None;
+                }
+                let next = self.read_index().page(source.as_ref(), cursor, PAGE);
+                done = next.len() < PAGE;
+                if next.is_empty() {
+                    return None;
+                }
+                page = next.into_iter();
+            }
         })
     }
 
     /// Number of stories stored.
     pub fn len(&self) -> usize {
-        self.stories.len()
+        self.read_index().len()
     }
 
     /// Whether no story is stored.
     pub fn is_empty(&self) -> bool {
-        self.stories.is_empty()
+        self.len() == 0
     }
 
     /// Keeps the newest `max` stories of `source` (never removing `protect`ed ones): older
@@ -313,33 +363,13 @@ impl Store {
         max: usize,
         protect: &HashSet<StoryKey>,
     ) -> Result<usize, StoreError> {
-        // Forward iteration only: sled 0.34's reverse iteration re-searches the tree at every
-        // step and stalls under concurrent writers. Most sources are far under the cap, so
-        // counting `max + 1` entries settles them.
-        let prefix = source_prefix(source);
-        if self
-            .by_source
-            .scan_prefix(&prefix)
-            .keys()
-            .take(max + 1)
-            .count()
-            <= max
-        {
-            return Ok(0);
-        }
-        let mut keys = Vec::new();
-        for k in self.by_source.scan_prefix(&prefix).keys() {
-            keys.extend(key_of_index(&k?));
-        }
-        // Oldest first: everything before the newest `max` goes.
-        let excess: Vec<StoryKey> = keys[..keys.len().saturating_sub(max)]
-            .iter()
-            .copied()
+        let excess: Vec<StoryKey> = self
+            .read_index()
+            .beyond(source, max)
+            .into_iter()
             .filter(|key| !protect.contains(key))
             .collect();
-        for key in &excess {
-            self.drop_source(key, Some(source))?;
-        }
+        self.forget(&excess, Some(source))?;
         Ok(excess.len())
     }
 
@@ -352,75 +382,60 @@ impl Store {
         protect: &HashSet<StoryKey>,
     ) -> Result<usize, StoreError> {
         let cutoff = now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-        let mut old = Vec::new();
-        for entry in self.stories.iter() {
-            let (k, v) = entry?;
-            let Ok(key) = <[u8; 16]>::try_from(k.as_ref()).map(StoryKey) else {
-                continue;
-            };
-            if protect.contains(&key) {
-                continue;
-            }
-            if decode_story(&v).is_ok_and(|s| s.first_seen < cutoff) {
-                old.push(key);
-            }
-        }
-        for key in &old {
-            self.drop_source(key, None)?;
-        }
+        let old: Vec<StoryKey> = self
+            .read_index()
+            .first_seen_before(micros(cutoff))
+            .into_iter()
+            .filter(|key| !protect.contains(key))
+            .collect();
+        self.forget(&old, None)?;
         Ok(old.len())
     }
 
-    /// Removes `source` from a story (or every source, with `None`), deleting the story when
-    /// none is left. One transaction.
-    fn drop_source(&self, key: &StoryKey, source: Option<&SourceId>) -> Result<(), StoreError> {
+    /// Removes `source` from these stories (or every source, with `None`), deleting a story
+    /// when none is left. One batch.
+    fn forget(&self, keys: &[StoryKey], source: Option<&SourceId>) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        (&self.stories, &self.by_time, &self.by_source).transaction(
-            |(t_stories, t_time, t_source)| {
-                let Some(bytes) = t_stories.get(key.0)? else {
-                    // Already gone; clear a dangling per-source entry if there is one.
-                    return Ok(());
-                };
-                let story = decode_story(&bytes).map_err(|e| abort(e.into()))?;
-                unindex(t_time, t_source, &story, key)?;
-                let mut next = story;
-                match source {
-                    Some(id) => next.sources.retain(|s| &s.id != id),
-                    None => next.sources.clear(),
-                }
-                if next.sources.is_empty() {
-                    t_stories.remove(&key.0)?;
-                } else {
-                    t_stories.insert(&key.0, encode_story(&next))?;
-                    index(t_time, t_source, &next, key)?;
-                }
-                Ok(())
-            },
-        )?;
-        // A per-source entry left by an interrupted earlier prune is removed here too.
-        if let Some(id) = source {
-            let stale: Vec<_> = self
-                .by_source
-                .scan_prefix(source_prefix(id))
-                .keys()
-                .filter_map(Result::ok)
-                .filter(|k| key_of_index(k).as_ref() == Some(key))
-                .collect();
-            for k in stale {
-                self.by_source.remove(k)?;
+        let mut batch = sled::Batch::default();
+        let mut kept = Vec::new();
+        let mut deleted = Vec::new();
+        for key in keys {
+            let Some(mut story) = self.get(key)? else {
+                continue;
+            };
+            match source {
+                Some(id) => story.sources.retain(|s| &s.id != id),
+                None => story.sources.clear(),
             }
+            if story.sources.is_empty() {
+                batch.remove(&story_key(key));
+                deleted.push(*key);
+            } else {
+                batch.insert(&story_key(key), encode_story(&story));
+                kept.push((*key, header_of(&story)));
+            }
+        }
+        self.data.apply_batch(batch)?;
+        let mut index = self.write_index();
+        for key in &deleted {
+            index.remove(key);
+        }
+        for (key, header) in &kept {
+            index.insert(*key, header);
         }
         Ok(())
     }
 
-    /// Every source state stored, by id.
+    /// Every source state stored, by id. Unreadable ones are skipped, as in `source_state`.
     pub fn source_states(&self) -> Result<Vec<(String, SourceState)>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.sources.iter() {
+        for entry in self.data.scan_prefix(b"C") {
             let (k, v) = entry?;
-            // Unreadable states are skipped, as in `source_state`.
             if let Ok(state) = decode_source(&v) {
-                out.push((String::from_utf8_lossy(&k).into_owned(), state));
+                out.push((String::from_utf8_lossy(&k[1..]).into_owned(), state));
             }
         }
         Ok(out)
@@ -442,38 +457,6 @@ impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(e)
-}
-
-type TxResult = Result<(), ConflictableTransactionError<StoreError>>;
-
-fn index(
-    t_time: &TransactionalTree,
-    t_source: &TransactionalTree,
-    story: &Story,
-    key: &StoryKey,
-) -> TxResult {
-    t_time.insert(time_key(&[], story.published, key), &[])?;
-    for s in &story.sources {
-        t_source.insert(time_key(&source_prefix(&s.id), story.published, key), &[])?;
-    }
-    Ok(())
-}
-
-fn unindex(
-    t_time: &TransactionalTree,
-    t_source: &TransactionalTree,
-    story: &Story,
-    key: &StoryKey,
-) -> TxResult {
-    t_time.remove(time_key(&[], story.published, key))?;
-    for s in &story.sources {
-        t_source.remove(time_key(&source_prefix(&s.id), story.published, key))?;
-    }
-    Ok(())
 }
 
 fn aside_path(path: &Path) -> PathBuf {

@@ -62,7 +62,7 @@ pub enum RecordError {
     Decode(String),
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(super) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
@@ -70,7 +70,9 @@ fn time(us: i64) -> DateTime<Utc> {
     Utc.timestamp_micros(us).single().unwrap_or_default()
 }
 
-pub(super) fn encode_story(story: &Story) -> Vec<u8> {
+/// The release-1 encoding; kept so the migration test can write an old store.
+#[cfg(test)]
+pub(super) fn encode_story_v1(story: &Story) -> Vec<u8> {
     let (kind, scope, value) = match &story.identity {
         Identity::Link(link) => (0, String::new(), link.clone()),
         Identity::Guid { source, guid } => (1, source.to_string(), guid.clone()),
@@ -101,7 +103,8 @@ pub(super) fn encode_story(story: &Story) -> Vec<u8> {
     out
 }
 
-pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
+/// Reads a layout-1 story record (for the migration).
+pub(super) fn decode_story_v1(bytes: &[u8]) -> Result<Story, RecordError> {
     let (&version, body) = bytes
         .split_first()
         .ok_or(RecordError::Decode("empty value".into()))?;
@@ -201,25 +204,126 @@ pub(super) fn decode_source(bytes: &[u8]) -> Result<SourceState, RecordError> {
     })
 }
 
-/// Time-index key: the time, sortable as bytes (sign bit flipped, big-endian), then the story
-/// key, so equal times stay distinct.
-pub(super) fn time_key(prefix: &[u8], t: DateTime<Utc>, key: &StoryKey) -> Vec<u8> {
-    let mut out = Vec::with_capacity(prefix.len() + 24);
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(&((micros(t) as u64) ^ (1 << 63)).to_be_bytes());
-    out.extend_from_slice(&key.0);
-    out
+/// Version byte of story records written by this release: a header (what the in-memory
+/// indexes need at open) followed by the body, so opening a store decodes only headers.
+pub(super) const STORY_V2: u8 = 2;
+
+/// What the in-memory indexes are built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct StoryHeader {
+    pub(super) published: i64,
+    pub(super) first_seen: i64,
+    pub(super) sources: Vec<(String, u64)>,
 }
 
-/// The story key at the end of a time-index key.
-pub(super) fn key_of_index(index_key: &[u8]) -> Option<StoryKey> {
-    let tail = index_key.get(index_key.len().checked_sub(16)?..)?;
-    Some(StoryKey(tail.try_into().ok()?))
+#[derive(Serialize, Deserialize)]
+struct StoryBodyV2 {
+    kind: u8,
+    scope: String,
+    value: String,
+    link: Option<String>,
+    title: String,
+    summary: Option<String>,
+    content: Option<String>,
+    authors: Vec<String>,
+    categories: Vec<String>,
+    updated: i64,
+    lang: Option<String>,
 }
 
-/// Prefix of one source's entries in the per-source index.
-pub(super) fn source_prefix(id: &SourceId) -> Vec<u8> {
-    let mut out = id.as_str().as_bytes().to_vec();
-    out.push(0);
-    out
+pub(super) fn encode_story(story: &Story) -> Vec<u8> {
+    let (kind, scope, value) = match &story.identity {
+        Identity::Link(link) => (0, String::new(), link.clone()),
+        Identity::Guid { source, guid } => (1, source.to_string(), guid.clone()),
+        Identity::Content { source, digest } => (2, source.to_string(), digest.clone()),
+    };
+    let header = header_of(story);
+    let body = StoryBodyV2 {
+        kind,
+        scope,
+        value,
+        link: story.link.clone(),
+        title: story.title.clone(),
+        summary: story.summary.clone(),
+        content: story.content.clone(),
+        authors: story.authors.clone(),
+        categories: story.categories.clone(),
+        updated: micros(story.updated),
+        lang: story.lang.clone(),
+    };
+    let mut out = vec![STORY_V2];
+    out = postcard::to_extend(&header, out).expect("a story header always serializes");
+    postcard::to_extend(&body, out).expect("a story body always serializes")
+}
+
+/// The header of `story`, as [`encode_story`] writes it.
+pub(super) fn header_of(story: &Story) -> StoryHeader {
+    StoryHeader {
+        published: micros(story.published),
+        first_seen: micros(story.first_seen),
+        sources: story
+            .sources
+            .iter()
+            .map(|s| (s.id.to_string(), s.fingerprint))
+            .collect(),
+    }
+}
+
+/// Only the header of a story record.
+pub(super) fn decode_header(bytes: &[u8]) -> Result<StoryHeader, RecordError> {
+    let (&version, rest) = bytes
+        .split_first()
+        .ok_or(RecordError::Decode("empty value".into()))?;
+    if version != STORY_V2 {
+        return Err(RecordError::Version(version));
+    }
+    let (header, _) =
+        postcard::take_from_bytes(rest).map_err(|e| RecordError::Decode(e.to_string()))?;
+    Ok(header)
+}
+
+pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
+    let (&version, rest) = bytes
+        .split_first()
+        .ok_or(RecordError::Decode("empty value".into()))?;
+    if version != STORY_V2 {
+        return Err(RecordError::Version(version));
+    }
+    let decode_err = |e: postcard::Error| RecordError::Decode(e.to_string());
+    let (header, rest): (StoryHeader, _) = postcard::take_from_bytes(rest).map_err(decode_err)?;
+    let (b, _): (StoryBodyV2, _) = postcard::take_from_bytes(rest).map_err(decode_err)?;
+    let source = |id: &str| SourceId::new(id).map_err(RecordError::Decode);
+    let identity = match b.kind {
+        0 => Identity::Link(b.value),
+        1 => Identity::Guid {
+            source: source(&b.scope)?,
+            guid: b.value,
+        },
+        2 => Identity::Content {
+            source: source(&b.scope)?,
+            digest: b.value,
+        },
+        k => return Err(RecordError::Decode(format!("unknown identity kind {k}"))),
+    };
+    let mut sources = Vec::with_capacity(header.sources.len());
+    for (id, fingerprint) in header.sources {
+        sources.push(StorySource {
+            id: source(&id)?,
+            fingerprint,
+        });
+    }
+    Ok(Story {
+        identity,
+        link: b.link,
+        title: b.title,
+        summary: b.summary,
+        content: b.content,
+        authors: b.authors,
+        categories: b.categories,
+        published: time(header.published),
+        updated: time(b.updated),
+        first_seen: time(header.first_seen),
+        lang: b.lang,
+        sources,
+    })
 }

@@ -223,3 +223,98 @@ fn records_round_trip() {
         state
     );
 }
+
+#[test]
+fn a_layout_1_store_is_migrated_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = story("mk", 1, "옛 기사", 2);
+    let state = SourceState {
+        etag: Some("\"e\"".into()),
+        ..Default::default()
+    };
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema", &1u32.to_be_bytes())
+            .unwrap();
+        db.open_tree("stories")
+            .unwrap()
+            .insert(a.key().0, records::encode_story_v1(&a))
+            .unwrap();
+        db.open_tree("by_time").unwrap().insert(b"x", b"").unwrap();
+        db.open_tree("sources")
+            .unwrap()
+            .insert(b"mk", records::encode_source(&state))
+            .unwrap();
+        db.flush().unwrap();
+    }
+    {
+        let store = open(dir.path());
+        assert_eq!(titles(&store), vec!["옛 기사"]);
+        assert_eq!(
+            store
+                .source_state(&SourceId::new("mk").unwrap())
+                .unwrap()
+                .unwrap()
+                .etag,
+            state.etag
+        );
+        assert_eq!(
+            store
+                .newest_for_source(&SourceId::new("mk").unwrap())
+                .count(),
+            1
+        );
+        store.flush_blocking().unwrap();
+    }
+    // Reopening finds layout 2 and no layout-1 trees.
+    let db = sled::open(dir.path().join("db")).unwrap();
+    let names: Vec<_> = db
+        .tree_names()
+        .into_iter()
+        .map(|n| String::from_utf8_lossy(&n).into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n == "stories" || n == "by_time"),
+        "{names:?}"
+    );
+    assert_eq!(
+        db.open_tree("meta")
+            .unwrap()
+            .get("schema")
+            .unwrap()
+            .unwrap()
+            .as_ref(),
+        &2u32.to_be_bytes()
+    );
+}
+
+#[test]
+fn indexes_are_rebuilt_from_records_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        commit(
+            &store,
+            "a",
+            &[story("a", 1, "one", 1), story("a", 2, "two", 3)],
+            at(3),
+        );
+        commit(
+            &store,
+            "b",
+            &[story("b", 2, "two", 3), story("b", 3, "three", 2)],
+            at(3),
+        );
+        store.flush_blocking().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(titles(&store), vec!["two", "three", "one"]);
+    assert_eq!(store.len(), 3);
+    let b: Vec<_> = store
+        .newest_for_source(&SourceId::new("b").unwrap())
+        .map(|s| s.unwrap().title)
+        .collect();
+    assert_eq!(b, vec!["two", "three"]);
+}

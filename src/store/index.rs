@@ -1,0 +1,182 @@
+//! The in-memory indexes: newest-first over all stories and per source, plus what each story
+//! needs for caps and retention. Built from the story records' headers when the store opens and
+//! kept in step with every write, so they never live on disk and can never disagree with the
+//! stories there. About 100 bytes per story.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+
+use crate::model::{SourceId, StoryKey};
+
+use super::records::StoryHeader;
+
+/// A position in a time index: published (µs) and key, ordered by time then key.
+pub(super) type Slot = (i64, StoryKey);
+
+#[derive(Debug, Clone)]
+struct Entry {
+    published: i64,
+    first_seen: i64,
+    sources: Vec<u32>,
+}
+
+/// Newest-first indexes over the stored stories.
+#[derive(Debug, Default)]
+pub(super) struct Index {
+    /// Interned source ids; index entries name sources by position here.
+    names: Vec<SourceId>,
+    numbers: HashMap<SourceId, u32>,
+    by_time: BTreeSet<Slot>,
+    by_source: Vec<BTreeSet<Slot>>,
+    entries: HashMap<StoryKey, Entry>,
+}
+
+impl Index {
+    fn number(&mut self, id: &SourceId) -> u32 {
+        if let Some(n) = self.numbers.get(id) {
+            return *n;
+        }
+        let n = self.names.len() as u32;
+        self.names.push(id.clone());
+        self.numbers.insert(id.clone(), n);
+        self.by_source.push(BTreeSet::new());
+        n
+    }
+
+    /// Records (or re-records) a story from its header.
+    pub(super) fn insert(&mut self, key: StoryKey, header: &StoryHeader) {
+        self.remove(&key);
+        let mut sources = Vec::with_capacity(header.sources.len());
+        for (id, _) in &header.sources {
+            // Headers come from our own records; an id that fails the rules is skipped.
+            if let Ok(id) = SourceId::new(id) {
+                let n = self.number(&id);
+                self.by_source[n as usize].insert((header.published, key));
+                sources.push(n);
+            }
+        }
+        self.by_time.insert((header.published, key));
+        self.entries.insert(
+            key,
+            Entry {
+                published: header.published,
+                first_seen: header.first_seen,
+                sources,
+            },
+        );
+    }
+
+    /// Forgets a story.
+    pub(super) fn remove(&mut self, key: &StoryKey) {
+        if let Some(old) = self.entries.remove(key) {
+            self.by_time.remove(&(old.published, *key));
+            for n in old.sources {
+                self.by_source[n as usize].remove(&(old.published, *key));
+            }
+        }
+    }
+
+    pub(super) fn contains(&self, key: &StoryKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Up to `n` keys older than `before` (all when `None`), newest first, over all stories or
+    /// one source's.
+    pub(super) fn page(
+        &self,
+        source: Option<&SourceId>,
+        before: Option<Slot>,
+        n: usize,
+    ) -> Vec<Slot> {
+        let set = match source {
+            None => &self.by_time,
+            Some(id) => match self.numbers.get(id) {
+                Some(n) => &self.by_source[*n as usize],
+                None => return Vec::new(),
+            },
+        };
+        let upper = before.map_or(Bound::Unbounded, Bound::Excluded);
+        set.range((Bound::Unbounded, upper))
+            .rev()
+            .take(n)
+            .copied()
+            .collect()
+    }
+
+    /// Stories `source` carries beyond its newest `max`, oldest first.
+    pub(super) fn beyond(&self, source: &SourceId, max: usize) -> Vec<StoryKey> {
+        let Some(n) = self.numbers.get(source) else {
+            return Vec::new();
+        };
+        let set = &self.by_source[*n as usize];
+        set.iter()
+            .take(set.len().saturating_sub(max))
+            .map(|(_, key)| *key)
+            .collect()
+    }
+
+    /// Stories first seen before `cutoff` (µs).
+    pub(super) fn first_seen_before(&self, cutoff: i64) -> Vec<StoryKey> {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.first_seen < cutoff)
+            .map(|(key, _)| *key)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(published: i64, sources: &[&str]) -> StoryHeader {
+        StoryHeader {
+            published,
+            first_seen: published,
+            sources: sources.iter().map(|s| ((*s).to_owned(), 0)).collect(),
+        }
+    }
+
+    #[test]
+    fn pages_walk_newest_first_and_reinsertion_moves_a_story() {
+        let mut index = Index::default();
+        for (i, t) in [5, 1, 9, 3].into_iter().enumerate() {
+            index.insert(StoryKey([i as u8; 16]), &header(t, &["a"]));
+        }
+        let times = |page: Vec<Slot>| page.into_iter().map(|(t, _)| t).collect::<Vec<_>>();
+        let first = index.page(None, None, 2);
+        assert_eq!(times(first.clone()), vec![9, 5]);
+        assert_eq!(
+            times(index.page(None, first.last().copied(), 10)),
+            vec![3, 1]
+        );
+        // Re-inserting with a new time and source moves it in every index.
+        index.insert(StoryKey([1; 16]), &header(20, &["b"]));
+        assert_eq!(times(index.page(None, None, 1)), vec![20]);
+        assert_eq!(
+            index
+                .page(Some(&SourceId::new("a").unwrap()), None, 10)
+                .len(),
+            3
+        );
+        assert_eq!(
+            index
+                .page(Some(&SourceId::new("b").unwrap()), None, 10)
+                .len(),
+            1
+        );
+        assert_eq!(index.len(), 4);
+        assert_eq!(index.beyond(&SourceId::new("a").unwrap(), 1).len(), 2);
+        index.remove(&StoryKey([1; 16]));
+        assert!(
+            index
+                .page(Some(&SourceId::new("b").unwrap()), None, 10)
+                .is_empty()
+        );
+        assert_eq!(index.first_seen_before(4).len(), 1);
+    }
+}
