@@ -359,9 +359,6 @@ impl Ingest {
                 })?;
                 let protect: HashSet<_> = commit_state.current.iter().copied().collect();
                 store.enforce_cap(&id, max, &protect)?;
-                // Stories are durable before the poll reports them. Concurrent polls share
-                // one fsync: sled makes everything written so far stable at once.
-                store.flush_blocking()?;
                 Ok::<_, StoreError>(counts)
             })
             .await??;

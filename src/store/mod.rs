@@ -37,6 +37,10 @@ use records::{
 /// The on-disk layout version this release reads and writes.
 pub const SCHEMA_VERSION: u32 = 2;
 
+/// sled's background flush interval: a commit is on disk at most this long after it returns,
+/// and concurrent polls share each fsync instead of queueing one each.
+pub const FLUSH_EVERY_MS: u64 = 100;
+
 /// Keys per page when walking an index; the index lock is held only while a page is taken.
 const PAGE: usize = 64;
 
@@ -151,6 +155,7 @@ impl Store {
             .path(&options.path)
             .cache_capacity(options.cache_capacity)
             .mode(sled::Mode::LowSpace)
+            .flush_every_ms(Some(FLUSH_EVERY_MS))
             .open()
             .map_err(|e| match e {
                 sled::Error::Corruption { .. } => open_err(format!("corrupt ({e})")),
