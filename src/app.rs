@@ -121,7 +121,7 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
         Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
     }
-    store.flush().await?;
+    store.close()?;
     tracing::info!("sosik stopped");
     Ok(())
 }

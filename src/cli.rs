@@ -74,7 +74,7 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
     }
     progress.finish_and_clear();
     let retained = ingest.apply_retention(Utc::now())?;
-    store.flush().await?;
+    store.close()?;
 
     // Config order, so the table reads like the config.
     reports.sort_by_key(|r| selected.iter().position(|s| s.id == r.source));

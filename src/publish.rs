@@ -25,7 +25,7 @@
 //!   changes the feed today even when its publisher dated it yesterday. An empty feed uses
 //!   [`EMPTY_FEED_UPDATED`], a constant, so it renders the same bytes every time.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -33,7 +33,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, OutputConfig};
-use crate::model::{SourceId, Story, StoryKey};
+use crate::model::{SourceId, Story};
 use crate::render::{self, FeedMeta, Format, SourceInfo};
 use crate::store::{Store, StoreError};
 
@@ -271,9 +271,9 @@ impl Publisher {
     fn select(&self, output: &OutputConfig, budget: usize) -> Result<Vec<Story>, StoreError> {
         let store = &self.inner.store;
         let config = &*self.inner.config;
-        let ids: BTreeSet<&SourceId> = output.sources.iter().collect();
-        let mut walk = NewestFirst::new(ids.into_iter().map(|id| store.newest_for_source(id)));
-        let mut seen = HashSet::new();
+        // The store walks its newest-first index and skips other sources' stories in memory,
+        // so only this output's candidates are read.
+        let mut walk = store.newest_among(&output.sources);
         let mut picked = Vec::new();
         let mut scanned = 0;
         while picked.len() < output.limit {
@@ -290,7 +290,7 @@ impl Publisher {
                 break;
             };
             scanned += 1;
-            if seen.insert(story.key()) && output.filter.matches(&story, config) {
+            if output.filter.matches(&story, config) {
                 picked.push(story);
             }
         }
@@ -312,63 +312,4 @@ fn etag_of(bytes: &[u8]) -> String {
 /// behind these locks is written whole, so the data is still consistent.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Merges newest-first story iterators into one newest-first iterator, ordered as the store's
-/// time indexes are: by `published` (microseconds), then story key, both descending. A story
-/// in several lanes comes out once per lane, next to itself; the caller skips repeats.
-struct NewestFirst<I> {
-    lanes: Vec<Lane<I>>,
-}
-
-struct Lane<I> {
-    iter: I,
-    head: Option<((i64, StoryKey), Story)>,
-    done: bool,
-}
-
-impl<I> NewestFirst<I>
-where
-    I: Iterator<Item = Result<Story, StoreError>>,
-{
-    fn new(lanes: impl IntoIterator<Item = I>) -> Self {
-        NewestFirst {
-            lanes: lanes
-                .into_iter()
-                .map(|iter| Lane {
-                    iter,
-                    head: None,
-                    done: false,
-                })
-                .collect(),
-        }
-    }
-}
-
-impl<I> Iterator for NewestFirst<I>
-where
-    I: Iterator<Item = Result<Story, StoreError>>,
-{
-    type Item = Result<Story, StoreError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        for lane in &mut self.lanes {
-            if lane.head.is_none() && !lane.done {
-                match lane.iter.next() {
-                    None => lane.done = true,
-                    Some(Err(e)) => return Some(Err(e)),
-                    Some(Ok(story)) => {
-                        let order = (story.published.timestamp_micros(), story.key());
-                        lane.head = Some((order, story));
-                    }
-                }
-            }
-        }
-        let newest = self
-            .lanes
-            .iter_mut()
-            .filter(|lane| lane.head.is_some())
-            .max_by_key(|lane| lane.head.as_ref().map(|(order, _)| *order))?;
-        newest.head.take().map(|(_, story)| Ok(story))
-    }
 }

@@ -10,6 +10,16 @@ use crate::model::{SourceId, StoryKey};
 
 use super::records::StoryHeader;
 
+/// The index written at a clean close, so the next open need not read every story record
+/// (which would pull the whole store through sled's cache). Valid only for the data generation
+/// it names.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct IndexSnapshot {
+    pub(super) generation: u64,
+    names: Vec<String>,
+    entries: Vec<([u8; 16], i64, i64, Vec<u32>)>,
+}
+
 /// A position in a time index: published (µs) and key, ordered by time then key.
 pub(super) type Slot = (i64, StoryKey);
 
@@ -107,6 +117,35 @@ impl Index {
             .collect()
     }
 
+    /// Up to `n` keys older than `before`, newest first, of stories carried by any of
+    /// `sources`. Skipping other stories costs a hash lookup, not a read.
+    pub(super) fn page_among(
+        &self,
+        sources: &[SourceId],
+        before: Option<Slot>,
+        n: usize,
+    ) -> Vec<Slot> {
+        let wanted: Vec<u32> = sources
+            .iter()
+            .filter_map(|id| self.numbers.get(id).copied())
+            .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let upper = before.map_or(Bound::Unbounded, Bound::Excluded);
+        self.by_time
+            .range((Bound::Unbounded, upper))
+            .rev()
+            .filter(|(_, key)| {
+                self.entries
+                    .get(key)
+                    .is_some_and(|e| e.sources.iter().any(|n| wanted.contains(n)))
+            })
+            .take(n)
+            .copied()
+            .collect()
+    }
+
     /// Stories `source` carries beyond its newest `max`, oldest first.
     pub(super) fn beyond(&self, source: &SourceId, max: usize) -> Vec<StoryKey> {
         let Some(n) = self.numbers.get(source) else {
@@ -117,6 +156,47 @@ impl Index {
             .take(set.len().saturating_sub(max))
             .map(|(_, key)| *key)
             .collect()
+    }
+
+    /// The index as plain data, for a snapshot.
+    pub(super) fn to_snapshot(&self, generation: u64) -> IndexSnapshot {
+        IndexSnapshot {
+            generation,
+            names: self.names.iter().map(|n| n.to_string()).collect(),
+            entries: self
+                .entries
+                .iter()
+                .map(|(key, e)| (key.0, e.published, e.first_seen, e.sources.clone()))
+                .collect(),
+        }
+    }
+
+    /// An index rebuilt from a snapshot; `None` when the snapshot does not hold together.
+    pub(super) fn from_snapshot(snapshot: IndexSnapshot) -> Option<Index> {
+        let mut index = Index::default();
+        let mut numbers = Vec::with_capacity(snapshot.names.len());
+        for name in &snapshot.names {
+            numbers.push(index.number(&SourceId::new(name).ok()?));
+        }
+        for (key, published, first_seen, sources) in snapshot.entries {
+            let key = StoryKey(key);
+            let mut mapped = Vec::with_capacity(sources.len());
+            for n in sources {
+                let n = *numbers.get(n as usize)?;
+                index.by_source[n as usize].insert((published, key));
+                mapped.push(n);
+            }
+            index.by_time.insert((published, key));
+            index.entries.insert(
+                key,
+                Entry {
+                    published,
+                    first_seen,
+                    sources: mapped,
+                },
+            );
+        }
+        Some(index)
     }
 
     /// Stories first seen before `cutoff` (µs).

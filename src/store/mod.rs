@@ -12,8 +12,11 @@
 //! - tree `data`: `S` + story key (16 bytes) → story record (header, then body);
 //!   `C` + source id → source-state record. One tree, so one batch covers a poll.
 //!
-//! The newest-first indexes (all stories, per source) live in memory ([`index`]), rebuilt from
-//! the record headers at open. Schema 1 (four trees with on-disk indexes) is migrated at open.
+//! The newest-first indexes (all stories, per source) live in memory ([`index`]). A clean close
+//! writes them to `meta` as a snapshot tagged with the data generation (`G` in `data`, bumped
+//! in every batch that changes stories); an open whose generation matches loads the snapshot,
+//! any other open (after a crash, say) rebuilds the indexes from the record headers. Schema 1
+//! (four trees with on-disk indexes) is migrated at open.
 
 mod index;
 mod migrate;
@@ -21,6 +24,7 @@ mod records;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -93,7 +97,10 @@ pub struct StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    meta: sled::Tree,
     data: sled::Tree,
+    /// The data generation: bumped, in the same batch, by every write that changes stories.
+    generation: Arc<AtomicU64>,
     index: Arc<RwLock<Index>>,
     path: PathBuf,
     /// One writer at a time: commits read, decide and write under it, so concurrent polls
@@ -191,21 +198,23 @@ impl Store {
                 }
             }
         }
-        let mut index = Index::default();
-        let mut unreadable = 0usize;
-        for entry in data.scan_prefix(b"S") {
-            let (k, v) = entry.map_err(|e| open_err(e.to_string()))?;
-            match (<[u8; 16]>::try_from(&k[1..]), decode_header(&v)) {
-                (Ok(key), Ok(header)) => index.insert(StoryKey(key), &header),
-                _ => unreadable += 1,
-            }
-        }
-        if unreadable > 0 {
-            tracing::warn!(path = %shown, unreadable, "some story records are unreadable and are skipped");
-        }
+        let generation = match data.get(GENERATION).map_err(|e| open_err(e.to_string()))? {
+            Some(v) => v
+                .as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .unwrap_or(u64::MAX),
+            None => 0,
+        };
+        let index = match load_snapshot(&meta, generation) {
+            Some(index) => index,
+            None => scan_index(&data, &shown)?,
+        };
         Ok(Store {
             db,
+            meta,
             data,
+            generation: Arc::new(AtomicU64::new(generation)),
             index: Arc::new(RwLock::new(index)),
             path: options.path.clone(),
             writer: Arc::default(),
@@ -266,12 +275,40 @@ impl Store {
         state.last_new = counts.new;
         state.last_updated = counts.updated;
         batch.insert(state_key(source), encode_source(&state));
+        let generation = self.next_generation(&mut batch, !written.is_empty());
         self.data.apply_batch(batch)?;
+        self.generation.store(generation, Ordering::SeqCst);
         let mut index = self.write_index();
         for (key, header) in &written {
             index.insert(*key, header);
         }
         Ok(counts)
+    }
+
+    /// The generation this batch sets: one more when it changes stories (written with it, so
+    /// a snapshot of an older generation is never trusted), else the current one.
+    fn next_generation(&self, batch: &mut sled::Batch, changes_stories: bool) -> u64 {
+        let current = self.generation.load(Ordering::SeqCst);
+        if !changes_stories {
+            return current;
+        }
+        let next = current.wrapping_add(1);
+        batch.insert(GENERATION, &next.to_be_bytes());
+        next
+    }
+
+    /// Writes the indexes to `meta`, so the next open need not read every story. Call at a
+    /// clean close; a crash afterwards is harmless (a later write makes the snapshot stale).
+    pub fn close(&self) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self
+            .read_index()
+            .to_snapshot(self.generation.load(Ordering::SeqCst));
+        let mut bytes = vec![SNAPSHOT_V1];
+        bytes = postcard::to_extend(&snapshot, bytes).expect("an index snapshot always serializes");
+        self.meta.insert(SNAPSHOT, bytes)?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// Saves a source's state alone (a 304, a failure).
@@ -317,11 +354,28 @@ impl Store {
         self.walk(Some(source.clone()))
     }
 
+    /// Stories carried by any of `sources`, newest published first, each once.
+    pub fn newest_among(
+        &self,
+        sources: &[SourceId],
+    ) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
+        let sources = sources.to_vec();
+        self.walk_pages(move |index, before| index.page_among(&sources, before, PAGE))
+    }
+
     /// Walks an index newest-first a page at a time, reading each story as it goes.
     fn walk(
         &self,
         source: Option<SourceId>,
     ) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
+        self.walk_pages(move |index, before| index.page(source.as_ref(), before, PAGE))
+    }
+
+    /// Reads stories page by page; `page_of(index, before)` gives the next slots, newest first.
+    fn walk_pages<'a>(
+        &'a self,
+        page_of: impl Fn(&Index, Option<Slot>) -> Vec<Slot> + 'a,
+    ) -> impl Iterator<Item = Result<Story, StoreError>> + 'a {
         let mut page: std::vec::IntoIter<Slot> = Vec::new().into_iter();
         let mut cursor: Option<Slot> = None;
         let mut done = false;
@@ -339,7 +393,7 @@ impl Store {
                 if done {
                     return None;
                 }
-                let next = self.read_index().page(source.as_ref(), cursor, PAGE);
+                let next = page_of(&self.read_index(), cursor);
                 done = next.len() < PAGE;
                 if next.is_empty() {
                     return None;
@@ -423,7 +477,9 @@ impl Store {
                 kept.push((*key, header_of(&story)));
             }
         }
+        let generation = self.next_generation(&mut batch, true);
         self.data.apply_batch(batch)?;
+        self.generation.store(generation, Ordering::SeqCst);
         let mut index = self.write_index();
         for key in &deleted {
             index.remove(key);
@@ -462,6 +518,47 @@ impl Store {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Key of the data generation in `data`.
+const GENERATION: &[u8] = b"G";
+/// Key of the index snapshot in `meta`.
+const SNAPSHOT: &[u8] = b"index";
+/// Version byte of index snapshots.
+const SNAPSHOT_V1: u8 = 1;
+
+/// The snapshot's index, when there is one for exactly this data generation.
+fn load_snapshot(meta: &sled::Tree, generation: u64) -> Option<Index> {
+    let bytes = meta.get(SNAPSHOT).ok()??;
+    let (&version, rest) = bytes.split_first()?;
+    if version != SNAPSHOT_V1 {
+        return None;
+    }
+    let snapshot: index::IndexSnapshot = postcard::from_bytes(rest).ok()?;
+    if snapshot.generation != generation {
+        return None;
+    }
+    Index::from_snapshot(snapshot)
+}
+
+/// Rebuilds the indexes from every story record's header.
+fn scan_index(data: &sled::Tree, shown: &str) -> Result<Index, StoreError> {
+    let mut index = Index::default();
+    let mut unreadable = 0usize;
+    for entry in data.scan_prefix(b"S") {
+        let (k, v) = entry.map_err(|e| StoreError::Open {
+            path: shown.to_owned(),
+            reason: e.to_string(),
+        })?;
+        match (<[u8; 16]>::try_from(&k[1..]), decode_header(&v)) {
+            (Ok(key), Ok(header)) => index.insert(StoryKey(key), &header),
+            _ => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        tracing::warn!(path = %shown, unreadable, "some story records are unreadable and are skipped");
+    }
+    Ok(index)
 }
 
 fn aside_path(path: &Path) -> PathBuf {

@@ -318,3 +318,57 @@ fn indexes_are_rebuilt_from_records_at_open() {
         .collect();
     assert_eq!(b, vec!["two", "three"]);
 }
+
+#[test]
+fn a_clean_close_leaves_an_index_snapshot_that_a_later_write_makes_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        commit(
+            &store,
+            "a",
+            &[story("a", 1, "one", 1), story("a", 2, "two", 2)],
+            at(2),
+        );
+        store.close().unwrap();
+    }
+    {
+        // Opened from the snapshot: same answers as a scan.
+        let store = open(dir.path());
+        assert_eq!(titles(&store), vec!["two", "one"]);
+        // A write after the snapshot, then a crash (no close): the snapshot must not be used.
+        commit(&store, "a", &[story("a", 3, "three", 3)], at(3));
+        store.flush_blocking().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(
+        titles(&store),
+        vec!["three", "two", "one"],
+        "a stale snapshot is never trusted"
+    );
+    assert_eq!(
+        store
+            .newest_for_source(&SourceId::new("a").unwrap())
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn a_garbled_snapshot_falls_back_to_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        commit(&store, "a", &[story("a", 1, "one", 1)], at(1));
+        store.close().unwrap();
+    }
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert("index", &[1u8, 0xff, 0xff, 0xff][..])
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(titles(&open(dir.path())), vec!["one"]);
+}
