@@ -27,7 +27,8 @@ pub(super) type Slot = (i64, StoryKey);
 struct Entry {
     published: i64,
     first_seen: i64,
-    sources: Vec<u32>,
+    /// Boxed, not a `Vec`: exact size, one word less, for ~100k entries.
+    sources: Box<[u32]>,
 }
 
 /// Newest-first indexes over the stored stories.
@@ -71,7 +72,7 @@ impl Index {
             Entry {
                 published: header.published,
                 first_seen: header.first_seen,
-                sources,
+                sources: sources.into_boxed_slice(),
             },
         );
     }
@@ -80,7 +81,7 @@ impl Index {
     pub(super) fn remove(&mut self, key: &StoryKey) {
         if let Some(old) = self.entries.remove(key) {
             self.by_time.remove(&(old.published, *key));
-            for n in old.sources {
+            for &n in old.sources.iter() {
                 self.by_source[n as usize].remove(&(old.published, *key));
             }
         }
@@ -166,7 +167,7 @@ impl Index {
             entries: self
                 .entries
                 .iter()
-                .map(|(key, e)| (key.0, e.published, e.first_seen, e.sources.clone()))
+                .map(|(key, e)| (key.0, e.published, e.first_seen, e.sources.to_vec()))
                 .collect(),
         }
     }
@@ -192,7 +193,7 @@ impl Index {
                 Entry {
                     published,
                     first_seen,
-                    sources: mapped,
+                    sources: mapped.into_boxed_slice(),
                 },
             );
         }
