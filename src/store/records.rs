@@ -208,6 +208,9 @@ pub(super) fn decode_source(bytes: &[u8]) -> Result<SourceState, RecordError> {
 /// indexes need at open) followed by the body, so opening a store decodes only headers.
 pub(super) const STORY_V2: u8 = 2;
 
+/// Largest story body we will decompress; normalization caps text far below this.
+const MAX_BODY: u32 = 16 << 20;
+
 /// What the in-memory indexes are built from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) struct StoryHeader {
@@ -253,7 +256,11 @@ pub(super) fn encode_story(story: &Story) -> Vec<u8> {
     };
     let mut out = vec![STORY_V2];
     out = postcard::to_extend(&header, out).expect("a story header always serializes");
-    postcard::to_extend(&body, out).expect("a story body always serializes")
+    // The body is mostly text: compressed, it halves what sled writes, and sled's cost grows
+    // with the bytes written.
+    let body = postcard::to_stdvec(&body).expect("a story body always serializes");
+    out.extend_from_slice(&lz4_flex::compress_prepend_size(&body));
+    out
 }
 
 /// The header of `story`, as [`encode_story`] writes it.
@@ -291,7 +298,18 @@ pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
     }
     let decode_err = |e: postcard::Error| RecordError::Decode(e.to_string());
     let (header, rest): (StoryHeader, _) = postcard::take_from_bytes(rest).map_err(decode_err)?;
-    let (b, _): (StoryBodyV2, _) = postcard::take_from_bytes(rest).map_err(decode_err)?;
+    // A damaged length prefix must not make us allocate gigabytes.
+    let claimed = rest
+        .get(..4)
+        .map_or(0, |n| u32::from_le_bytes(n.try_into().expect("four bytes")));
+    if claimed > MAX_BODY {
+        return Err(RecordError::Decode(format!(
+            "a story body claims {claimed} bytes"
+        )));
+    }
+    let body = lz4_flex::decompress_size_prepended(rest)
+        .map_err(|e| RecordError::Decode(e.to_string()))?;
+    let (b, _): (StoryBodyV2, _) = postcard::take_from_bytes(&body).map_err(decode_err)?;
     let source = |id: &str| SourceId::new(id).map_err(RecordError::Decode);
     let identity = match b.kind {
         0 => Identity::Link(b.value),
