@@ -156,6 +156,19 @@ impl Publisher {
         self.inner.renders.load(Ordering::Relaxed)
     }
 
+    /// The cached render of `name` in `format` when it is current: no store access, no
+    /// rendering, only a lock. `None` when a call to [`Publisher::render`] is needed (which
+    /// may block on the store).
+    pub fn render_cached(&self, name: &str, format: Format) -> Option<Rendered> {
+        let index = self
+            .inner
+            .config
+            .outputs
+            .iter()
+            .position(|o| o.name == name)?;
+        self.cached((index, format), self.generation())
+    }
+
     /// The output `name` in `format`: from the cache when nothing changed since it was
     /// rendered, else selected, filtered and rendered now. Blocking (store reads): call it from
     /// `spawn_blocking` in async code.

@@ -27,9 +27,16 @@ pub(super) async fn feed(
     if state.config.output(name).is_none() {
         return Err(ServeError::NotFound);
     }
-    let name = name.to_owned();
-    let publisher = state.publisher.clone();
-    let rendered = blocking(move || Ok(publisher.render(&name, format)?)).await?;
+    // The common case, a cached feed, is answered on the async worker; only a render goes
+    // to the blocking pool.
+    let rendered = match state.publisher.render_cached(name, format) {
+        Some(hit) => hit,
+        None => {
+            let name = name.to_owned();
+            let publisher = state.publisher.clone();
+            blocking(move || Ok(publisher.render(&name, format)?)).await?
+        }
+    };
 
     let last_modified = http_date(rendered.last_modified);
     let (status, etag) = match not_modified(&request, &rendered.etag, rendered.last_modified) {
