@@ -16,12 +16,20 @@
 //!   and feed-rs rejects the whole document for one such title. They get the nearest allowed
 //!   type; `application/octet-stream` (base64) ones are dropped.
 //!
+//! - **An email address touching a non-ASCII character** in an author (`홍길동·hong@mk.co.kr`):
+//!   feed-rs cuts the name off the address one byte away from it and panics inside the `·`,
+//!   losing the whole document. Only after such a crash, every address in the document gets an
+//!   ASCII space between it and a non-ASCII neighbour ([`space_out_emails`]).
+//!
 //! The rewrite copies the document verbatim except the start and end tags it changes, so
 //! everything else (text, CDATA, comments, other namespaces) reaches feed-rs untouched.
+
+use std::sync::OnceLock;
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::reader::NsReader;
+use regex::Regex;
 
 const ATOM03: &str = "http://purl.org/atom/ns#";
 const ATOM10: &str = "http://www.w3.org/2005/Atom";
@@ -142,6 +150,43 @@ pub(super) fn rewrite(text: &str) -> Option<String> {
     }
     out.push_str(text.get(copied..)?);
     changed.then_some(out)
+}
+
+/// `text` with an ASCII space between each email address and a non-ASCII character touching
+/// it; `None` when there is none. Text-level, so it serves XML and JSON alike; spaces are
+/// harmless wherever an address can appear.
+pub(super) fn space_out_emails(text: &str) -> Option<String> {
+    static EMAIL: OnceLock<Regex> = OnceLock::new();
+    // feed-rs's own pattern for an address, with its optional `mailto:`.
+    let email = EMAIL.get_or_init(|| {
+        Regex::new(r"(?:mailto:)?[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+            .expect("valid regex")
+    });
+    let mut out = String::new();
+    let mut copied = 0;
+    for m in email.find_iter(text) {
+        let before = text[..m.start()].chars().next_back();
+        let after = text[m.end()..].chars().next();
+        let space_before = before.is_some_and(|c| !c.is_ascii());
+        let space_after = after.is_some_and(|c| !c.is_ascii());
+        if !(space_before || space_after) {
+            continue;
+        }
+        out.push_str(&text[copied..m.start()]);
+        if space_before {
+            out.push(' ');
+        }
+        out.push_str(m.as_str());
+        if space_after {
+            out.push(' ');
+        }
+        copied = m.end();
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -354,6 +399,22 @@ mod tests {
         assert_eq!(
             rewrite(userland).unwrap(),
             userland.replace("http://backend.userland.com/rss2", RSS10)
+        );
+    }
+
+    #[test]
+    fn emails_touching_non_ascii_characters_are_set_apart() {
+        assert_eq!(
+            space_out_emails("<author>홍길동·hong@mk.co.kr（편집）</author>").as_deref(),
+            Some("<author>홍길동· hong@mk.co.kr （편집）</author>")
+        );
+        assert_eq!(
+            space_out_emails(r#"{"name": "기자·mailto:a@b.kr"}"#).as_deref(),
+            Some(r#"{"name": "기자· mailto:a@b.kr"}"#)
+        );
+        assert_eq!(
+            space_out_emails("<author>hong@mk.co.kr (홍길동)</author>"),
+            None
         );
     }
 

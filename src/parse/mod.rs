@@ -13,6 +13,8 @@ mod extras;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
+
 use chrono::{DateTime, Utc};
 use url::Url;
 
@@ -63,39 +65,43 @@ pub fn parse(text: &str, options: &ParseOptions) -> Result<Parsed, ParseError> {
         return Err(ParseError::Html);
     }
     // Legacy formats (Atom 0.3, RSS 0.90, Userland's RSS 2.0 namespace) are read as what they
-    // became; a document feed-rs rejects for a mistyped Atom text construct is read again with
-    // the types fixed.
+    // became.
     let rewritten = compat::has_legacy_namespace(text)
         .then(|| guarded(|| compat::rewrite(text)))
         .flatten();
     let source = rewritten.as_deref().unwrap_or(text);
     let legacy = rewritten.as_ref().and_then(|_| compat::legacy_format(text));
-    let feed = match feed_rs(source, options) {
-        Err(ParseError::Invalid(_)) if rewritten.is_none() && mistyped_text(source, options) => {
-            match guarded(|| compat::rewrite(source)) {
-                Some(fixed) => return finish(&fixed, feed_rs(&fixed, options)?, None),
-                None => feed_rs(source, options)?,
-            }
+    let first = parse_feed_rs(source, options);
+    // Second chances, each for one known weakness of feed-rs, only when it failed that way.
+    let retry = match &first {
+        // One Atom title typed `text/plain` rejects the whole document: fix the types.
+        Ok(Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType { .. }))) => {
+            guarded(|| compat::rewrite(source))
         }
-        result => result?,
+        // feed-rs slices an author's text on bytes around an email address and panics when a
+        // character such as `·` touches it: set such addresses apart.
+        Err(_) => guarded(|| compat::space_out_emails(source)),
+        _ => None,
     };
-    finish(source, feed, legacy)
-}
-
-/// One document through a fresh feed-rs parser (a reused one panics after some errors), a
-/// panic caught.
-fn feed_rs(text: &str, options: &ParseOptions) -> Result<Feed, ParseError> {
-    match parse_feed_rs(text, options) {
-        Ok(Ok(feed)) => Ok(feed),
-        Ok(Err(e)) => Err(ParseError::Invalid(e.to_string())),
-        Err(message) => Err(ParseError::Crashed(message)),
+    if let Some(fixed) = retry
+        && let Ok(Ok(feed)) = parse_feed_rs(&fixed, options)
+    {
+        return Ok(finish(&fixed, feed, legacy));
     }
+    let feed = match first {
+        Ok(Ok(feed)) => feed,
+        Ok(Err(e)) => return Err(ParseError::Invalid(e.to_string())),
+        Err(message) => return Err(ParseError::Crashed(message)),
+    };
+    Ok(finish(source, feed, legacy))
 }
 
+/// One document through a fresh feed-rs parser (a reused one panics after some errors); a
+/// panic is caught and becomes its message.
 fn parse_feed_rs(
     text: &str,
     options: &ParseOptions,
-) -> Result<Result<Feed, feed_rs::parser::ParseFeedError>, String> {
+) -> Result<Result<Feed, ParseFeedError>, String> {
     let timezone = options.timezone;
     let parser = feed_rs::parser::Builder::new()
         .base_uri(options.base_url.as_ref().map(Url::as_str))
@@ -106,33 +112,21 @@ fn parse_feed_rs(
     catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes()))).map_err(|p| panic_message(&p))
 }
 
-/// Whether feed-rs rejected `text` for an Atom text construct's type (RFC 4287 allows only
-/// text, html and xhtml): the error feed-rs gives when one title says `text/plain`.
-fn mistyped_text(text: &str, options: &ParseOptions) -> bool {
-    use feed_rs::parser::{ParseErrorKind, ParseFeedError};
-    matches!(
-        parse_feed_rs(text, options),
-        Ok(Err(ParseFeedError::ParseError(
-            ParseErrorKind::UnknownMimeType { .. }
-        )))
-    )
-}
-
 /// Runs a rewrite, a panic inside quick-xml counting as "no rewrite".
 fn guarded(rewrite: impl FnOnce() -> Option<String>) -> Option<String> {
     catch_unwind(AssertUnwindSafe(rewrite)).ok().flatten()
 }
 
-fn finish(text: &str, feed: Feed, legacy: Option<&'static str>) -> Result<Parsed, ParseError> {
+fn finish(text: &str, feed: Feed, legacy: Option<&'static str>) -> Parsed {
     let extras = match feed.feed_type {
         feed_rs::model::FeedType::JSON => Extras::default(),
         _ => catch_unwind(AssertUnwindSafe(|| extras::scan(text))).unwrap_or_default(),
     };
-    Ok(Parsed {
+    Parsed {
         format: legacy.unwrap_or_else(|| format_name(&feed)),
         feed,
         extras,
-    })
+    }
 }
 
 fn format_name(feed: &Feed) -> &'static str {
@@ -287,6 +281,21 @@ mod tests {
         assert_eq!(parsed.format, "RSS 2.0");
         assert_eq!(parsed.feed.entries.len(), 1);
         assert!(parsed.feed.entries[0].published.is_some());
+    }
+
+    /// Regression (found by tests/properties.rs): an author whose email address touches a
+    /// multi-byte character made feed-rs panic, and the whole feed was lost.
+    #[test]
+    fn an_author_email_touching_a_middle_dot_does_not_lose_the_feed() {
+        for author in ["홍길동 기자·hong@mk.co.kr", "hong@mk.co.kr·홍길동 기자"] {
+            let xml = format!(
+                r#"<rss version="2.0"><channel><title>t</title><item><title>a</title>
+<author>{author}</author><link>https://a.kr/1</link></item></channel></rss>"#
+            );
+            let parsed = parse(&xml, &opts()).unwrap_or_else(|e| panic!("{author}: {e}"));
+            let person = &parsed.feed.entries[0].authors[0];
+            assert_eq!(person.email.as_deref(), Some("hong@mk.co.kr"), "{author}");
+        }
     }
 
     /// Regression (gofeed conformance): one Atom title typed `text/plain` (a MIME type, not
