@@ -45,6 +45,27 @@ const BLOCK_ELEMENTS: &[&str] = &[
 /// The text of an HTML fragment: tags removed, references decoded, whitespace kept as it is.
 /// Text without `<` or `&` is returned borrowed.
 pub fn html_text(html: &str) -> Cow<'_, str> {
+    scan(html, Tags::All)
+}
+
+/// Text that should be plain but that publishers escape twice or mark up anyway, as RSS
+/// titles often are (`[책&amp;amp;생각]` in the XML, `<b>속보</b>` in a CDATA section): character
+/// references decoded, tags of known HTML elements dropped, whitespace collapsed. Anything else
+/// between angle brackets stays, so `Vec<String>` or `Nice <gorilla>` read as written.
+pub fn loose_text_to_text(text: &str) -> String {
+    collapse_whitespace(&scan(text, Tags::KnownHtml))
+}
+
+/// Which `<…>` spans [`scan`] drops.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tags {
+    /// Every tag: the input is HTML.
+    All,
+    /// Only tags naming an HTML element: the input is text that may carry stray markup.
+    KnownHtml,
+}
+
+fn scan(html: &str, tags: Tags) -> Cow<'_, str> {
     if !html.contains(['<', '&']) {
         return Cow::Borrowed(html);
     }
@@ -56,7 +77,8 @@ pub fn html_text(html: &str) -> Cow<'_, str> {
         if rest.starts_with("<!--") {
             rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
         } else if rest.starts_with('<') {
-            match tag_end(rest) {
+            let end = tag_end(rest).filter(|&end| tags == Tags::All || is_html_tag(&rest[1..end]));
+            match end {
                 Some(end) => {
                     if is_block_tag(&rest[1..end]) {
                         out.push(' ');
@@ -148,6 +170,25 @@ fn is_block_tag(body: &str) -> bool {
     BLOCK_ELEMENTS.contains(&name.as_str())
 }
 
+/// Inline elements that turn up in text fields (besides [`BLOCK_ELEMENTS`]).
+const INLINE_ELEMENTS: &[&str] = &[
+    "a", "abbr", "b", "big", "cite", "code", "del", "em", "font", "i", "img", "ins", "kbd", "mark",
+    "q", "s", "small", "span", "strike", "strong", "sub", "sup", "tt", "u", "wbr",
+];
+
+/// Whether the tag body (between `<` and `>`) is exactly an HTML element's start or end tag:
+/// its name is a known element, followed by nothing, attributes, or `/`.
+fn is_html_tag(body: &str) -> bool {
+    let rest = body.strip_prefix('/').unwrap_or(body);
+    let name_len = rest
+        .find(|c: char| !c.is_ascii_alphanumeric())
+        .unwrap_or(rest.len());
+    let (name, after) = rest.split_at(name_len);
+    let name = name.to_ascii_lowercase();
+    let known = BLOCK_ELEMENTS.contains(&name.as_str()) || INLINE_ELEMENTS.contains(&name.as_str());
+    known && (after.is_empty() || after.starts_with(|c: char| c.is_ascii_whitespace() || c == '/'))
+}
+
 /// The character a reference at the start of `s` (which begins with `&`) stands for, and the
 /// reference's length in bytes; `None` for anything not understood.
 fn decode_reference(s: &str) -> Option<(char, usize)> {
@@ -181,4 +222,44 @@ fn decode_reference(s: &str) -> Option<(char, usize)> {
         }
     };
     Some((c, semi + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: RSS titles double-escaped by the publisher (한겨레's `[책&amp;amp;생각]`,
+    /// 경향신문's `&amp;#160;`) or carrying markup showed the escapes and tags to readers
+    /// (found by the gofeed conformance comparison).
+    #[test]
+    fn loose_text_decodes_references_and_drops_known_tags_only() {
+        let cases = [
+            ("[책&amp;생각] 띠지", "[책&생각] 띠지"),
+            ("코로나19&#160;재확진", "코로나19 재확진"),
+            ("<p>Item Title</p>", "Item Title"),
+            ("<b>속보</b> 삼성<br/>전자", "속보 삼성 전자"),
+            ("<a href=\"x\">link</a>", "link"),
+            ("Vec<String> in Rust", "Vec<String> in Rust"),
+            (
+                "Nice <gorilla> what's he weigh?",
+                "Nice <gorilla> what's he weigh?",
+            ),
+            ("<pre-release> and <bold>", "<pre-release> and <bold>"),
+            ("3 < 4 && AT&T", "3 < 4 && AT&T"),
+            // One pass: an escaped tag becomes text, it is not stripped again.
+            ("&lt;p&gt;Item&lt;/p&gt;", "<p>Item</p>"),
+            ("  a \n b  ", "a b"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(loose_text_to_text(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn html_text_still_drops_every_tag() {
+        assert_eq!(
+            html_to_text("Nice <gorilla>x</gorilla> <b>y</b>"),
+            "Nice x y"
+        );
+    }
 }

@@ -147,13 +147,17 @@ fn clean(encoding: &'static Encoding, bytes: &[u8]) -> bool {
 }
 
 /// Resolves a charset label by the WHATWG Encoding Standard, plus the Windows and IANA names
-/// Korean publishers actually write for windows-949, which the Standard does not list.
+/// Korean publishers actually write for windows-949, and the Java/Python names of Mac
+/// Cyrillic (`MacCyrillic`), which the Standard does not list.
 pub fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
     let label = label.trim().trim_matches(|c| c == '"' || c == '\'');
     let lower = label.to_ascii_lowercase();
     let found = match lower.as_str() {
         "cp949" | "ms949" | "uhc" | "windows-949" | "x-windows-949" | "euc_kr" | "ks_c_5601"
         | "ksc5601" => Some(encoding_rs::EUC_KR),
+        "maccyrillic" | "mac-cyrillic" | "mac_cyrillic" | "x-maccyrillic" => {
+            Some(encoding_rs::X_MAC_CYRILLIC)
+        }
         _ => Encoding::for_label(lower.as_bytes()),
     };
     // `replacement` turns every byte into U+FFFD: no use for a feed, treat as unknown.

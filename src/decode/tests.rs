@@ -248,3 +248,27 @@ fn windows_949_labels_are_recognised() {
     );
     assert_eq!(encoding_for_label("klingon"), None);
 }
+
+/// Regression (chardet conformance): `encoding="MacCyrillic"` is not a WHATWG label, so such
+/// feeds went to detection and came out as windows-1251 mojibake ("Љак" for "Как").
+#[test]
+fn mac_cyrillic_prologs_are_understood() {
+    for label in [
+        "MacCyrillic",
+        "mac-cyrillic",
+        "x-mac-cyrillic",
+        "x-MacCyrillic",
+    ] {
+        assert_eq!(
+            encoding_for_label(label),
+            Some(encoding_rs::X_MAC_CYRILLIC),
+            "{label}"
+        );
+    }
+    let (bytes, _, _) = encoding_rs::X_MAC_CYRILLIC.encode(
+        "<?xml version=\"1.0\" encoding=\"MacCyrillic\"?><rss><channel><title>Как пережить новогоднюю ночь</title></channel></rss>",
+    );
+    let decoded = decode(&bytes, None, Some("ru")).unwrap();
+    assert_eq!(decoded.encoding, "x-mac-cyrillic");
+    assert!(decoded.text.contains("Как пережить"), "{}", decoded.text);
+}

@@ -18,7 +18,9 @@ pub use canonical::canonical_link;
 
 use crate::model::{Identity, SourceId, Story, StorySource};
 use crate::parse::{Extras, Parsed, latest_plausible};
-use text::{Sanitizer, collapse_whitespace, escape_html, html_to_text, truncate};
+use text::{
+    Sanitizer, collapse_whitespace, escape_html, html_to_text, loose_text_to_text, truncate,
+};
 
 /// Longest title kept, in bytes; the rest of a runaway title is cut.
 const MAX_TITLE: usize = 1_000;
@@ -176,7 +178,7 @@ fn draft(
             .or(content.as_deref())
             .map(html_to_text)
             .unwrap_or_default();
-        title = truncate(&text, 120).to_owned();
+        title = truncate(&without_controls(text), 120).to_owned();
     }
 
     let latest = latest_plausible(ctx.now);
@@ -266,14 +268,27 @@ fn is_html(text: &Text) -> bool {
     essence.contains("html")
 }
 
+/// A title's text. Titles typed as text are still read loosely (references decoded, stray
+/// HTML tags dropped): publishers escape RSS titles twice or put markup in them, and a reader
+/// must never show `&amp;` or `<b>`.
 fn plain_text(text: &Text) -> String {
     let raw = truncate(&text.content, MAX_TITLE * 4);
     let plain = if is_html(text) {
         html_to_text(raw)
     } else {
-        collapse_whitespace(raw)
+        loose_text_to_text(raw)
     };
-    truncate(&plain, MAX_TITLE).to_owned()
+    truncate(&without_controls(plain), MAX_TITLE).to_owned()
+}
+
+/// `text` without control characters (other than whitespace, already collapsed): a title is
+/// printed to terminals by `sosik items`, and a U+0008 or an escape sequence has no place in it.
+fn without_controls(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    let kept: String = text.chars().filter(|c| !c.is_control()).collect();
+    collapse_whitespace(&kept)
 }
 
 fn html_of(text: &Text, sanitizer: &Sanitizer) -> Option<String> {

@@ -250,6 +250,34 @@ fn html_is_sanitized_and_titles_are_plain_text() {
     assert_eq!(s.authors, vec!["Bob".to_owned()]);
 }
 
+/// Regression (gofeed and knews-rss conformance): RSS titles escaped twice, marked up, or
+/// carrying control characters reached readers as `&amp;`, `<p>` and U+0008.
+#[test]
+fn rss_titles_escaped_twice_or_marked_up_read_as_text() {
+    let n = run(
+        "h",
+        "https://h.kr/rss",
+        &rss(concat!(
+            "<item><title>[책&amp;amp;생각] 띠지 경연대회</title><link>https://h.kr/1</link></item>",
+            "<item><title><![CDATA[코로나19&#160;재확진 &quot;격리&quot;]]></title><link>https://h.kr/2</link></item>",
+            "<item><title><![CDATA[<b>속보</b> 반도체]]></title><link>https://h.kr/3</link></item>",
+            "<item><title>&lt;p&gt;Item Title&lt;/p&gt;</title><link>https://h.kr/4</link></item>",
+            "<item><title>Vec&lt;String&gt; ab\u{8}cd\u{1b}[2J</title><link>https://h.kr/5</link></item>",
+        )),
+    );
+    let titles: Vec<&str> = n.stories.iter().map(|s| s.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "[책&생각] 띠지 경연대회",
+            "코로나19 재확진 \"격리\"",
+            "속보 반도체",
+            "Item Title",
+            "Vec<String> abcd[2J",
+        ]
+    );
+}
+
 #[test]
 fn only_the_newest_items_are_kept_past_the_cap() {
     let items: String = (1..=5)

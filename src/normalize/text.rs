@@ -2,7 +2,7 @@
 
 use url::Url;
 
-pub use crate::html::{collapse_whitespace, html_to_text};
+pub use crate::html::{collapse_whitespace, html_to_text, loose_text_to_text};
 
 /// Escapes plain text for use as HTML, keeping its line breaks.
 pub fn escape_html(text: &str) -> String {

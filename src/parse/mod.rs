@@ -7,10 +7,13 @@
 //! this document's error. A second, cheap pass ([`extras`]) reads what feed-rs drops:
 //! `dc:subject` categories and the channel's scheduling hints. Never touches the network.
 
+mod compat;
 mod dates;
 mod extras;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -61,6 +64,44 @@ pub fn parse(text: &str, options: &ParseOptions) -> Result<Parsed, ParseError> {
     if looks_like_html(text) {
         return Err(ParseError::Html);
     }
+    // Legacy formats (Atom 0.3, RSS 0.90, Userland's RSS 2.0 namespace) are read as what they
+    // became.
+    let rewritten = compat::has_legacy_namespace(text)
+        .then(|| guarded(|| compat::rewrite(text)))
+        .flatten();
+    let source = rewritten.as_deref().unwrap_or(text);
+    let legacy = rewritten.as_ref().and_then(|_| compat::legacy_format(text));
+    let first = parse_feed_rs(source, options);
+    // Second chances, each for one known weakness of feed-rs, only when it failed that way.
+    let retry = match &first {
+        // One Atom title typed `text/plain` rejects the whole document: fix the types.
+        Ok(Err(ParseFeedError::ParseError(ParseErrorKind::UnknownMimeType { .. }))) => {
+            guarded(|| compat::rewrite(source))
+        }
+        // feed-rs slices an author's text on bytes around an email address and panics when a
+        // character such as `·` touches it: set such addresses apart.
+        Err(_) => guarded(|| compat::space_out_emails(source)),
+        _ => None,
+    };
+    if let Some(fixed) = retry
+        && let Ok(Ok(feed)) = parse_feed_rs(&fixed, options)
+    {
+        return Ok(finish(&fixed, feed, legacy));
+    }
+    let feed = match first {
+        Ok(Ok(feed)) => feed,
+        Ok(Err(e)) => return Err(ParseError::Invalid(e.to_string())),
+        Err(message) => return Err(ParseError::Crashed(message)),
+    };
+    Ok(finish(source, feed, legacy))
+}
+
+/// One document through a fresh feed-rs parser (a reused one panics after some errors); a
+/// panic is caught and becomes its message.
+fn parse_feed_rs(
+    text: &str,
+    options: &ParseOptions,
+) -> Result<Result<Feed, ParseFeedError>, String> {
     let timezone = options.timezone;
     let parser = feed_rs::parser::Builder::new()
         .base_uri(options.base_url.as_ref().map(Url::as_str))
@@ -68,21 +109,25 @@ pub fn parse(text: &str, options: &ParseOptions) -> Result<Parsed, ParseError> {
         .id_generator(|_, _, _| String::new())
         .timestamp_parser(move |s| dates::parse_date(s, timezone))
         .build();
-    let result = catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes())));
-    let feed = match result {
-        Ok(Ok(feed)) => feed,
-        Ok(Err(e)) => return Err(ParseError::Invalid(e.to_string())),
-        Err(panic) => return Err(ParseError::Crashed(crate::panic_message(&*panic))),
-    };
+    catch_unwind(AssertUnwindSafe(|| parser.parse(text.as_bytes())))
+        .map_err(|p| crate::panic_message(&*p))
+}
+
+/// Runs a rewrite, a panic inside quick-xml counting as "no rewrite".
+fn guarded(rewrite: impl FnOnce() -> Option<String>) -> Option<String> {
+    catch_unwind(AssertUnwindSafe(rewrite)).ok().flatten()
+}
+
+fn finish(text: &str, feed: Feed, legacy: Option<&'static str>) -> Parsed {
     let extras = match feed.feed_type {
         feed_rs::model::FeedType::JSON => Extras::default(),
         _ => catch_unwind(AssertUnwindSafe(|| extras::scan(text))).unwrap_or_default(),
     };
-    Ok(Parsed {
-        format: format_name(&feed),
+    Parsed {
+        format: legacy.unwrap_or_else(|| format_name(&feed)),
         feed,
         extras,
-    })
+    }
 }
 
 fn format_name(feed: &Feed) -> &'static str {
@@ -170,6 +215,98 @@ mod tests {
             parsed.feed.entries[0].published.unwrap().to_rfc3339(),
             "2025-02-03T00:00:00+00:00"
         );
+    }
+
+    /// Regression (gofeed and chardet conformance): an Atom 0.3 feed parsed "successfully"
+    /// with no entries at all, so its stories silently never appeared.
+    #[test]
+    fn atom03_feeds_are_read() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<feed version="0.3" xmlns="http://purl.org/atom/ns#">
+<title mode="escaped" type="text/html">블로그</title>
+<entry><title mode="escaped" type="text/html">첫 &lt;b&gt;글&lt;/b&gt;</title>
+<link rel="alternate" type="text/html" href="http://a.kr/1"/>
+<issued>2005-10-20T17:12:00+09:00</issued><id>tag:a.kr,2005:1</id>
+<content type="application/xhtml+xml" mode="xml"><div xmlns="http://www.w3.org/1999/xhtml">본문</div></content>
+</entry></feed>"#;
+        let parsed = parse(xml, &opts()).unwrap();
+        assert_eq!(parsed.format, "Atom 0.3");
+        assert_eq!(parsed.feed.entries.len(), 1);
+        let entry = &parsed.feed.entries[0];
+        assert_eq!(entry.title.as_ref().unwrap().content, "첫 <b>글</b>");
+        assert_eq!(entry.links[0].href, "http://a.kr/1");
+        assert_eq!(
+            entry.published.unwrap().to_rfc3339(),
+            "2005-10-20T08:12:00+00:00"
+        );
+        assert!(
+            entry
+                .content
+                .as_ref()
+                .unwrap()
+                .body
+                .as_deref()
+                .unwrap()
+                .contains("본문")
+        );
+    }
+
+    /// Regression (chardet conformance): RSS 0.90 (RDF in Netscape's namespace, one of the
+    /// "RSS 0.9x" SPEC lists) and RSS 2.0 in Userland's early namespace parsed with no items.
+    #[test]
+    fn rss090_and_userland_rss_items_are_read() {
+        let rss090 = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://my.netscape.com/rdf/simple/0.9/">
+<channel><title>t</title><link>http://a.tw</link><description>d</description></channel>
+<item><title>網站更新公告</title><link>http://a.tw/268</link></item></rdf:RDF>"#;
+        let parsed = parse(rss090, &opts()).unwrap();
+        assert_eq!(parsed.format, "RSS 0.90");
+        assert_eq!(parsed.feed.entries.len(), 1);
+        assert_eq!(
+            parsed.feed.entries[0].title.as_ref().unwrap().content,
+            "網站更新公告"
+        );
+        let userland = r#"<rss version="2.0" xmlns="http://backend.userland.com/rss2"><channel>
+<title>t</title><item><title>Награждены</title><link>http://susu.ac.ru/1329</link>
+<pubDate>Thu, 29 Dec 2005 00:00:00 +0500</pubDate></item></channel></rss>"#;
+        let parsed = parse(userland, &opts()).unwrap();
+        assert_eq!(parsed.format, "RSS 2.0");
+        assert_eq!(parsed.feed.entries.len(), 1);
+        assert!(parsed.feed.entries[0].published.is_some());
+    }
+
+    /// Regression (found by tests/properties.rs): an author whose email address touches a
+    /// multi-byte character made feed-rs panic, and the whole feed was lost.
+    #[test]
+    fn an_author_email_touching_a_middle_dot_does_not_lose_the_feed() {
+        for author in ["홍길동 기자·hong@mk.co.kr", "hong@mk.co.kr·홍길동 기자"] {
+            let xml = format!(
+                r#"<rss version="2.0"><channel><title>t</title><item><title>a</title>
+<author>{author}</author><link>https://a.kr/1</link></item></channel></rss>"#
+            );
+            let parsed = parse(&xml, &opts()).unwrap_or_else(|e| panic!("{author}: {e}"));
+            let person = &parsed.feed.entries[0].authors[0];
+            assert_eq!(person.email.as_deref(), Some("hong@mk.co.kr"), "{author}");
+        }
+    }
+
+    /// Regression (gofeed conformance): one Atom title typed `text/plain` (a MIME type, not
+    /// RFC 4287's `text`) made feed-rs reject the whole feed.
+    #[test]
+    fn a_mistyped_atom_title_does_not_reject_the_feed() {
+        let xml = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
+<entry><title type="text/plain">a</title><id>1</id><link href="https://a.kr/1"/></entry>
+<entry><title>b</title><summary type="application/octet-stream">PHA+</summary><id>2</id></entry>
+</feed>"#;
+        let parsed = parse(xml, &opts()).unwrap();
+        assert_eq!(parsed.format, "Atom 1.0");
+        let titles: Vec<_> = parsed
+            .feed
+            .entries
+            .iter()
+            .map(|e| e.title.as_ref().unwrap().content.as_str())
+            .collect();
+        assert_eq!(titles, ["a", "b"]);
+        assert!(parsed.feed.entries[1].summary.is_none());
     }
 
     #[test]
