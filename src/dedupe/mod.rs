@@ -4,7 +4,7 @@
 //! remembers every source; an edit (title, summary, content or categories changed) updates it
 //! in place with a new `updated` time. An edit is judged per source, against the version that
 //! same source sent last, so two outlets wording one story differently never flip it back and
-//! forth. Never writes: the store calls [`decide`] inside its transaction.
+//! forth. Never writes: the store calls [`decide`] under its writer lock, before its batch.
 
 use chrono::{DateTime, Utc};
 
