@@ -502,9 +502,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes everything to disk.
+    /// Writes everything to disk, on tokio's blocking pool (sled's own `flush_async` can
+    /// deadlock under concurrent writers).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Io(format!("the flush task failed: {e}")))??;
         Ok(())
     }
 
