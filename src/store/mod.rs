@@ -408,8 +408,16 @@ impl Store {
     }
 
     /// Writes everything to disk.
+    ///
+    /// A blocking flush on tokio's blocking pool, never sled's `flush_async`: that one runs on
+    /// sled's own pool of 7 IO threads, and once they all hold a flush waiting for a write
+    /// queued behind them, every flush waits forever (sled 0.34.7, issues #1308 and #1241).
+    /// `sosik poll` of a few hundred sources hung there.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| StoreError::Io(format!("the flush task failed: {e}")))??;
         Ok(())
     }
 
