@@ -2,6 +2,8 @@
 # Shared by bench/run.sh and bench/profile.sh: paths, tools, the release build, and nginx on
 # 127.0.0.1 serving a generated corpus. Everything stays on loopback; every wait is bounded.
 
+# Used by the scripts that source this file.
+# shellcheck disable=SC2034
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$REPO/target}
@@ -95,8 +97,7 @@ EOF
 stop_nginx() {
     if [ -n "$NGINX_PID_FILE" ] && [ -s "$NGINX_PID_FILE" ]; then
         kill -QUIT "$(cat "$NGINX_PID_FILE")" 2>/dev/null || true
-        local i
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
             [ -s "$NGINX_PID_FILE" ] || break
             sleep 0.1
         done
@@ -106,8 +107,7 @@ stop_nginx() {
 
 # wait_http URL: up to 20 s for a 200.
 wait_http() {
-    local i
-    for i in $(seq 200); do
+    for _ in $(seq 200); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0
         sleep 0.1
     done

@@ -13,6 +13,7 @@
 # profile-callgrind-inclusive.txt. Knobs as in run.sh: FEEDS (2000), ITEMS (50), SEED (1),
 # CONCURRENCY (16), FEED_PORT, CARGO_TARGET_DIR, SKIP_BUILD=1.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 OUT=$(mkdir -p "${OUT:-$REPO/bench/out/profile}" && cd "${OUT:-$REPO/bench/out/profile}" && pwd)

@@ -19,6 +19,7 @@
 # POLL_TIMEOUT (600 s per poll), CARGO_TARGET_DIR,
 # SKIP_BUILD=1 to use the binaries as built.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 OUT=$(mkdir -p "${OUT:-$REPO/bench/out}" && cd "${OUT:-$REPO/bench/out}" && pwd)
@@ -124,7 +125,7 @@ curl -sf "http://127.0.0.1:$SERVE_PORT/feeds/it.xml" -o "$OUT/www/static/it.xml"
     die "sosik does not serve /feeds/it.xml"
 chmod a+r "$OUT/www/static/it.xml"
 FEED_BYTES=$(stat -c %s "$OUT/www/static/it.xml")
-SERVE_RPS= NGINX_RPS=
+SERVE_RPS='' NGINX_RPS=''
 if [ -n "$HAVE_WRK" ]; then
     wrk_run() {
         wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"${WRK_SECS}s" "$1" >"$2"
