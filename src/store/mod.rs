@@ -502,8 +502,12 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes everything to disk, on tokio's blocking pool (sled's own `flush_async` can
-    /// deadlock under concurrent writers).
+    /// Writes everything to disk.
+    ///
+    /// A blocking flush on tokio's blocking pool, never sled's `flush_async`: that one runs on
+    /// sled's own pool of 7 IO threads, and once they all hold a flush waiting for a write
+    /// queued behind them, every flush waits forever (sled 0.34.7, issues #1308 and #1241).
+    /// `sosik poll` of a few hundred sources hung there.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || db.flush())
