@@ -57,16 +57,19 @@ pub fn html_text(html: &str) -> Cow<'_, str> {
             rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
         } else if rest.starts_with('<') {
             match tag_end(rest) {
-                Some(end) => {
+                TagEnd::At(end) => {
                     if is_block_tag(&rest[1..end]) {
                         out.push(' ');
                     }
                     rest = &rest[end + 1..];
                 }
-                None => {
+                TagEnd::NotATag => {
                     out.push('<');
                     rest = &rest[1..];
                 }
+                // No `>` ends this tag: keep the rest as text rather than look again from
+                // every later `<`, which takes time quadratic in the length (`<a<a<a…`).
+                TagEnd::Unterminated => break,
             }
         } else {
             match decode_reference(rest) {
@@ -118,34 +121,54 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// The index of the `>` closing the tag that starts `s` (which begins with `<`), skipping
-/// quoted attribute values; `None` when `s` does not start a tag.
-fn tag_end(s: &str) -> Option<usize> {
-    let after = s[1..].chars().next()?;
+/// Where the tag that may start a string ends.
+enum TagEnd {
+    /// The index of the closing `>`.
+    At(usize),
+    /// The `<` starts no tag (`3 < 4`).
+    NotATag,
+    /// A tag starts, and no `>` outside quotes follows: it runs to the end of the input.
+    Unterminated,
+}
+
+/// Where the tag that starts `s` (which begins with `<`) ends, skipping quoted attribute
+/// values.
+fn tag_end(s: &str) -> TagEnd {
+    let Some(after) = s[1..].chars().next() else {
+        return TagEnd::NotATag;
+    };
     if !(after.is_ascii_alphabetic() || after == '/' || after == '!' || after == '?') {
-        return None;
+        return TagEnd::NotATag;
     }
     let mut quote = None;
     for (i, c) in s.char_indices().skip(1) {
         match (quote, c) {
             (None, '"' | '\'') => quote = Some(c),
             (Some(q), c) if c == q => quote = None,
-            (None, '>') => return Some(i),
+            (None, '>') => return TagEnd::At(i),
             _ => {}
         }
     }
-    None
+    TagEnd::Unterminated
+}
+
+/// The element name a tag body (between `<` and `>`) names, as written.
+fn tag_name(body: &str) -> &str {
+    let name = body.trim_start_matches('/');
+    let len = name
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    &name[..len]
+}
+
+fn is_one_of(name: &str, list: &[&str]) -> bool {
+    list.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Whether the tag body (between `<` and `>`) opens or closes a block element.
 fn is_block_tag(body: &str) -> bool {
-    let name: String = body
-        .trim_start_matches('/')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    BLOCK_ELEMENTS.contains(&name.as_str())
+    is_one_of(tag_name(body), BLOCK_ELEMENTS)
 }
 
 /// The character a reference at the start of `s` (which begins with `&`) stands for, and the
@@ -181,4 +204,26 @@ fn decode_reference(s: &str) -> Option<(char, usize)> {
         }
     };
     Some((c, semi + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unterminated_tags_keep_the_rest_as_text() {
+        assert_eq!(html_to_text("a <b>bold</b> <i x=\"1"), "a bold <i x=\"1");
+        assert_eq!(html_to_text("x<y"), "x<y");
+        assert_eq!(html_to_text("3 < 4 <br>five"), "3 < 4 five");
+    }
+
+    #[test]
+    fn text_of_many_unterminated_tags_takes_linear_time() {
+        // 256 KiB of `<a` with no `>`: each scan from a `<` used to run to the end (quadratic,
+        // minutes). A hang guard, generous even for a debug build on a busy machine.
+        let html = "<a".repeat(128 * 1024);
+        let started = std::time::Instant::now();
+        assert_eq!(html_to_text(&html), html);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 }
