@@ -171,6 +171,55 @@ fn is_block_tag(body: &str) -> bool {
     is_one_of(tag_name(body), BLOCK_ELEMENTS)
 }
 
+/// Elements that never have content (HTML's void elements): they open no level.
+const VOID_ELEMENTS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Elements an HTML parser closes by itself when a sibling opens (`<p>a<p>b`, `<li>`…), so a
+/// run of them, closed or not, is one level.
+const SIBLING_CLOSED: &[&str] = &[
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "rb",
+    "rt", "rp", "rtc",
+];
+
+/// Whether elements in `html` nest deeper than `max`, estimated from its tags the way an HTML
+/// parser would build the tree (void elements, `<x/>` and sibling-closed elements such as
+/// `<p>` open no level of their own). Linear in the length; stops once past `max`.
+pub fn nests_deeper_than(html: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start..];
+        if rest.starts_with("<!--") {
+            rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
+            continue;
+        }
+        match tag_end(rest) {
+            TagEnd::At(end) => {
+                let body = &rest[1..end];
+                let name = tag_name(body);
+                let nests = !name.is_empty()
+                    && !is_one_of(name, VOID_ELEMENTS)
+                    && !is_one_of(name, SIBLING_CLOSED);
+                if nests && body.starts_with('/') {
+                    depth = depth.saturating_sub(1);
+                } else if nests && !body.ends_with('/') {
+                    depth += 1;
+                    if depth > max {
+                        return true;
+                    }
+                }
+                rest = &rest[end + 1..];
+            }
+            TagEnd::NotATag => rest = &rest[1..],
+            TagEnd::Unterminated => break,
+        }
+    }
+    false
+}
+
 /// The character a reference at the start of `s` (which begins with `&`) stands for, and the
 /// reference's length in bytes; `None` for anything not understood.
 fn decode_reference(s: &str) -> Option<(char, usize)> {
@@ -225,5 +274,26 @@ mod tests {
         let started = std::time::Instant::now();
         assert_eq!(html_to_text(&html), html);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn nesting_depth_counts_elements_that_nest() {
+        let deep = format!("{}x{}", "<div>".repeat(300), "</div>".repeat(300));
+        assert!(nests_deeper_than(&deep, 256));
+        assert!(!nests_deeper_than(&deep, 300));
+        // Siblings, void elements, self-closed tags and comments open no level.
+        let flat = format!(
+            "{}{}{}{}",
+            "<p>para".repeat(1000),
+            "<li>item<br><img src=\"a.png\">".repeat(1000),
+            "<x/>".repeat(1000),
+            "<!-- <div> -->".repeat(1000)
+        );
+        assert!(!nests_deeper_than(&flat, 2));
+        // Closed elements: depth goes back down.
+        let wide = "<div><span><b>x</b></span></div>".repeat(10_000);
+        assert!(!nests_deeper_than(&wide, 3));
+        assert!(nests_deeper_than(&wide, 2));
+        assert!(!nests_deeper_than("3 < 4 <a", 0));
     }
 }
