@@ -48,6 +48,10 @@ pub enum ParseError {
     /// An HTML page came where a feed was expected (a moved feed, a login wall, an error page).
     #[error("got an HTML page, not a feed")]
     Html,
+    /// Bytes that are no text at all (an image, an archive, noise): no parser's complaint
+    /// about them would mean anything to a person.
+    #[error("got binary data, not a feed")]
+    Binary,
     /// XML or JSON that is not a feed, or not well-formed.
     #[error("not a valid feed: {0}")]
     Invalid(String),
@@ -58,6 +62,9 @@ pub enum ParseError {
 
 /// Parses a decoded document.
 pub fn parse(text: &str, options: &ParseOptions) -> Result<Parsed, ParseError> {
+    if looks_binary(text) {
+        return Err(ParseError::Binary);
+    }
     if looks_like_html(text) {
         return Err(ParseError::Html);
     }
@@ -94,6 +101,24 @@ fn format_name(feed: &Feed) -> &'static str {
         FeedType::RSS1 => "RSS 1.0",
         FeedType::RSS2 => "RSS 2.0",
     }
+}
+
+/// Whether the document's start is binary data: a NUL, or more than one control character in
+/// sixteen. XML and JSON allow neither, so no feed is turned away by this; a feed with a stray
+/// control character in a title still reaches the parser.
+fn looks_binary(text: &str) -> bool {
+    let mut chars = 0;
+    let mut controls = 0;
+    for c in text.chars().take(1024) {
+        chars += 1;
+        match c {
+            '\0' => return true,
+            '\t' | '\n' | '\r' => {}
+            c if c.is_ascii_control() => controls += 1,
+            _ => {}
+        }
+    }
+    controls * 16 > chars
 }
 
 /// Whether the document is an HTML page: its first tag is a doctype or `<html>`.
@@ -180,6 +205,31 @@ mod tests {
             parsed.feed.entries[0].published.unwrap().to_rfc3339(),
             "2025-02-03T00:00:00+00:00"
         );
+    }
+
+    #[test]
+    fn binary_data_is_named_as_such() {
+        // What a PNG, a gzip body and noise look like once decoded as a single-byte charset.
+        let png = "\u{89}PNG\r\n\u{1a}\n\0\0\0\rIHDR";
+        let gzip = "\u{1f}\u{8b}\u{8}\0\0\0\0\0";
+        let noise: String = (0..600u32)
+            .map(|i| char::from_u32((i * 7919) % 255 + 1).unwrap())
+            .collect();
+        for doc in [png, gzip, noise.as_str()] {
+            assert_eq!(
+                parse(doc, &opts()).unwrap_err(),
+                ParseError::Binary,
+                "{doc:?}"
+            );
+        }
+        assert_eq!(
+            ParseError::Binary.to_string(),
+            "got binary data, not a feed"
+        );
+        // One stray control character in a title is the parser's business, not binary data.
+        let xml = "<rss version=\"2.0\"><channel><title>t\u{8}</title>\n\
+                   <item><title>a</title><link>https://a.kr/1</link></item></channel></rss>";
+        assert!(!looks_binary(xml));
     }
 
     #[test]
