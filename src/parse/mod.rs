@@ -4,9 +4,12 @@
 //! is not `Sync`), with our own timestamp parser (offset-less dates in the source's zone) and
 //! an id generator that generates nothing, so an item without a guid has an empty id instead
 //! of one of feed-rs's made-up ones. A panic inside feed-rs or quick-xml is caught and becomes
-//! this document's error. A second, cheap pass ([`extras`]) reads what feed-rs drops:
-//! `dc:subject` categories and the channel's scheduling hints. Never touches the network.
+//! this document's error. Before feed-rs, which holds a whole document's items in memory, a
+//! linear pass ([`cap`]) leaves only the newest `max_items` items in the text. A second, cheap
+//! pass ([`extras`]) reads what feed-rs drops: `dc:subject` categories and the channel's
+//! scheduling hints. Never touches the network.
 
+mod cap;
 mod dates;
 mod extras;
 
@@ -29,6 +32,8 @@ pub struct ParseOptions {
     pub base_url: Option<Url>,
     /// Zone for timestamps without an offset.
     pub timezone: chrono_tz::Tz,
+    /// Most items read: only the newest this many reach feed-rs (`store.max_items_per_source`).
+    pub max_items: usize,
 }
 
 /// A parsed document.
@@ -68,6 +73,9 @@ pub fn parse(text: &str, options: &ParseOptions) -> Result<Parsed, ParseError> {
     if looks_like_html(text) {
         return Err(ParseError::Html);
     }
+    // feed-rs holds every item in memory: cap them first (see `cap`).
+    let capped = cap::newest_items(text, options.max_items, options.timezone);
+    let text = capped.as_deref().unwrap_or(text);
     let timezone = options.timezone;
     let parser = feed_rs::parser::Builder::new()
         .base_uri(options.base_url.as_ref().map(Url::as_str))
@@ -167,6 +175,7 @@ mod tests {
         ParseOptions {
             base_url: Url::parse("https://news.example.kr/rss/").ok(),
             timezone: chrono_tz::Asia::Seoul,
+            max_items: 100,
         }
     }
 
