@@ -5,6 +5,7 @@
 mod cli;
 mod hostile;
 mod ingest;
+mod serve_abuse;
 mod server;
 
 use std::path::Path;
