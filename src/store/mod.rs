@@ -18,6 +18,7 @@ mod records;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -97,6 +98,8 @@ pub struct Store {
     by_source: sled::Tree,
     sources: sled::Tree,
     path: PathBuf,
+    /// Taken by every write and flush, so they run one at a time (see [`Store::writing`]).
+    writes: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -174,7 +177,19 @@ impl Store {
             sources: tree("sources")?,
             db,
             path: options.path.clone(),
+            writes: Arc::new(Mutex::new(())),
         })
+    }
+
+    /// The write turn. sled 0.34's flush holds a read guard of its process-wide concurrency
+    /// lock while it waits for its I/O threads to write; a transaction queued for the write
+    /// guard then blocks every new reader, the I/O threads' other flush jobs included, and
+    /// nothing moves again (`sosik poll` over 300 local feeds hung every time). Writes and
+    /// flushes taking turns never leave a transaction waiting behind a flush. Reads need no
+    /// turn. Nothing is guarded but the turn itself, so a panic while holding it (a bug in a
+    /// `decide` closure) leaves nothing to repair.
+    fn writing(&self) -> MutexGuard<'_, ()> {
+        self.writes.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Commits one poll of `source` atomically: every story (judged by `decide` against what
@@ -186,6 +201,7 @@ impl Store {
         state: &SourceState,
         decide: &dyn Fn(Option<&Story>, &Story) -> Change,
     ) -> Result<CommitCounts, StoreError> {
+        let _turn = self.writing();
         let counts = (&self.stories, &self.by_time, &self.by_source, &self.sources).transaction(
             |(t_stories, t_time, t_source, t_sources)| {
                 let mut counts = CommitCounts::default();
@@ -231,6 +247,7 @@ impl Store {
 
     /// Saves a source's state alone (a 304, a failure).
     pub fn save_state(&self, source: &SourceId, state: &SourceState) -> Result<(), StoreError> {
+        let _turn = self.writing();
         self.sources
             .insert(source.as_str().as_bytes(), encode_source(state))?;
         Ok(())
@@ -311,6 +328,7 @@ impl Store {
                 excess.push(key);
             }
         }
+        let _turn = self.writing();
         for key in &excess {
             self.drop_source(key, Some(source))?;
         }
@@ -339,6 +357,7 @@ impl Store {
                 old.push(key);
             }
         }
+        let _turn = self.writing();
         for key in &old {
             self.drop_source(key, None)?;
         }
@@ -396,14 +415,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes everything to disk.
+    /// Writes everything to disk, on the blocking pool. Never sled's `flush_async`: its jobs
+    /// run on sled's own few I/O threads and can take them all (see [`Store::writing`]).
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.flush_blocking())
+            .await
+            .map_err(|e| StoreError::Io(format!("the flush task failed: {e}")))?
     }
 
     /// Writes everything to disk, blocking.
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        let _turn = self.writing();
         self.db.flush()?;
         Ok(())
     }
