@@ -3,6 +3,7 @@
 //! directory, and, where the CLI is the contract, runs the real `sosik` binary.
 
 mod cli;
+mod crash;
 mod hostile;
 mod ingest;
 mod serve_abuse;
