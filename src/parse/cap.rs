@@ -6,6 +6,8 @@
 //! what a publisher sends. "Newest" is by the item's published date, else its updated date;
 //! an undated item counts as new, as `normalize` dates it by the poll. Items are cut out of the
 //! text whole, so the document stays well-formed, and the rest of it is kept byte for byte.
+//! Everything after reads the kept items only: a link is "unique within the document" (the
+//! identity rule) among them.
 //!
 //! Linear: a count of substrings decides whether a document can hold more than `max` items at
 //! all; only then does one pass of quick-xml (or serde_json, borrowing each item's raw text)
