@@ -89,6 +89,7 @@ fn parse_normalize(c: &mut Criterion) {
         let options = ParseOptions {
             base_url: Some(feed_url(&feed.name)),
             timezone: chrono_tz::Asia::Seoul,
+            max_items: 2000,
         };
         let ctx = Context {
             source: SourceId::new(&feed.name).expect("a valid id"),

@@ -77,18 +77,21 @@ fn scan(html: &str, tags: Tags) -> Cow<'_, str> {
         if rest.starts_with("<!--") {
             rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
         } else if rest.starts_with('<') {
-            let end = tag_end(rest).filter(|&end| tags == Tags::All || is_html_tag(&rest[1..end]));
-            match end {
-                Some(end) => {
+            match tag_end(rest) {
+                TagEnd::At(end) if tags == Tags::All || is_html_tag(&rest[1..end]) => {
                     if is_block_tag(&rest[1..end]) {
                         out.push(' ');
                     }
                     rest = &rest[end + 1..];
                 }
-                None => {
+                // Not a tag, or (in loose text) not an HTML one: `<` stays as text.
+                TagEnd::At(_) | TagEnd::NotATag => {
                     out.push('<');
                     rest = &rest[1..];
                 }
+                // No `>` ends this tag: keep the rest as text rather than look again from
+                // every later `<`, which takes time quadratic in the length (`<a<a<a…`).
+                TagEnd::Unterminated => break,
             }
         } else {
             match decode_reference(rest) {
@@ -140,34 +143,103 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// The index of the `>` closing the tag that starts `s` (which begins with `<`), skipping
-/// quoted attribute values; `None` when `s` does not start a tag.
-fn tag_end(s: &str) -> Option<usize> {
-    let after = s[1..].chars().next()?;
+/// Where the tag that may start a string ends.
+enum TagEnd {
+    /// The index of the closing `>`.
+    At(usize),
+    /// The `<` starts no tag (`3 < 4`).
+    NotATag,
+    /// A tag starts, and no `>` outside quotes follows: it runs to the end of the input.
+    Unterminated,
+}
+
+/// Where the tag that starts `s` (which begins with `<`) ends, skipping quoted attribute
+/// values.
+fn tag_end(s: &str) -> TagEnd {
+    let Some(after) = s[1..].chars().next() else {
+        return TagEnd::NotATag;
+    };
     if !(after.is_ascii_alphabetic() || after == '/' || after == '!' || after == '?') {
-        return None;
+        return TagEnd::NotATag;
     }
     let mut quote = None;
     for (i, c) in s.char_indices().skip(1) {
         match (quote, c) {
             (None, '"' | '\'') => quote = Some(c),
             (Some(q), c) if c == q => quote = None,
-            (None, '>') => return Some(i),
+            (None, '>') => return TagEnd::At(i),
             _ => {}
         }
     }
-    None
+    TagEnd::Unterminated
+}
+
+/// The element name a tag body (between `<` and `>`) names, as written.
+fn tag_name(body: &str) -> &str {
+    let name = body.trim_start_matches('/');
+    let len = name
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric())
+        .count();
+    &name[..len]
+}
+
+fn is_one_of(name: &str, list: &[&str]) -> bool {
+    list.iter().any(|n| n.eq_ignore_ascii_case(name))
 }
 
 /// Whether the tag body (between `<` and `>`) opens or closes a block element.
 fn is_block_tag(body: &str) -> bool {
-    let name: String = body
-        .trim_start_matches('/')
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    BLOCK_ELEMENTS.contains(&name.as_str())
+    is_one_of(tag_name(body), BLOCK_ELEMENTS)
+}
+
+/// Elements that never have content (HTML's void elements): they open no level.
+const VOID_ELEMENTS: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Elements an HTML parser closes by itself when a sibling opens (`<p>a<p>b`, `<li>`…), so a
+/// run of them, closed or not, is one level.
+const SIBLING_CLOSED: &[&str] = &[
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "rb",
+    "rt", "rp", "rtc",
+];
+
+/// Whether elements in `html` nest deeper than `max`, estimated from its tags the way an HTML
+/// parser would build the tree (void elements, `<x/>` and sibling-closed elements such as
+/// `<p>` open no level of their own). Linear in the length; stops once past `max`.
+pub fn nests_deeper_than(html: &str, max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start..];
+        if rest.starts_with("<!--") {
+            rest = rest.find("-->").map_or("", |end| &rest[end + 3..]);
+            continue;
+        }
+        match tag_end(rest) {
+            TagEnd::At(end) => {
+                let body = &rest[1..end];
+                let name = tag_name(body);
+                let nests = !name.is_empty()
+                    && !is_one_of(name, VOID_ELEMENTS)
+                    && !is_one_of(name, SIBLING_CLOSED);
+                if nests && body.starts_with('/') {
+                    depth = depth.saturating_sub(1);
+                } else if nests && !body.ends_with('/') {
+                    depth += 1;
+                    if depth > max {
+                        return true;
+                    }
+                }
+                rest = &rest[end + 1..];
+            }
+            TagEnd::NotATag => rest = &rest[1..],
+            TagEnd::Unterminated => break,
+        }
+    }
+    false
 }
 
 /// Inline elements that turn up in text fields (besides [`BLOCK_ELEMENTS`]).
@@ -261,5 +333,41 @@ mod tests {
             html_to_text("Nice <gorilla>x</gorilla> <b>y</b>"),
             "Nice x y"
         );
+    }
+
+    #[test]
+    fn unterminated_tags_keep_the_rest_as_text() {
+        assert_eq!(html_to_text("a <b>bold</b> <i x=\"1"), "a bold <i x=\"1");
+        assert_eq!(html_to_text("x<y"), "x<y");
+        assert_eq!(html_to_text("3 < 4 <br>five"), "3 < 4 five");
+    }
+
+    #[test]
+    fn text_of_many_unterminated_tags_takes_linear_time() {
+        // 256 KiB of `<a` with no `>`: each scan from a `<` used to run to the end (quadratic:
+        // minutes, which the suite's run time would show; no clock is asserted here).
+        let html = "<a".repeat(128 * 1024);
+        assert_eq!(html_to_text(&html), html);
+    }
+
+    #[test]
+    fn nesting_depth_counts_elements_that_nest() {
+        let deep = format!("{}x{}", "<div>".repeat(300), "</div>".repeat(300));
+        assert!(nests_deeper_than(&deep, 256));
+        assert!(!nests_deeper_than(&deep, 300));
+        // Siblings, void elements, self-closed tags and comments open no level.
+        let flat = format!(
+            "{}{}{}{}",
+            "<p>para".repeat(1000),
+            "<li>item<br><img src=\"a.png\">".repeat(1000),
+            "<x/>".repeat(1000),
+            "<!-- <div> -->".repeat(1000)
+        );
+        assert!(!nests_deeper_than(&flat, 2));
+        // Closed elements: depth goes back down.
+        let wide = "<div><span><b>x</b></span></div>".repeat(10_000);
+        assert!(!nests_deeper_than(&wide, 3));
+        assert!(nests_deeper_than(&wide, 2));
+        assert!(!nests_deeper_than("3 < 4 <a", 0));
     }
 }

@@ -542,7 +542,14 @@ pub fn read_document(
     let base_url = url
         .clone()
         .filter(|u| matches!(u.scheme(), "http" | "https"));
-    let parsed = parse(&decoded.text, &ParseOptions { base_url, timezone })?;
+    let parsed = parse(
+        &decoded.text,
+        &ParseOptions {
+            base_url,
+            timezone,
+            max_items,
+        },
+    )?;
     let normalized = normalize(
         &parsed,
         &Context {

@@ -14,11 +14,20 @@ pub enum FetchError {
     /// No connection could be made (DNS, refused, TLS).
     #[error("could not connect: {0}")]
     Connect(String),
-    /// The connection broke or the server sent something that is not HTTP.
+    /// The connection broke.
     #[error("the request failed: {0}")]
     Request(String),
-    /// The server answered with an error status.
-    #[error("the server answered {status}{}{}", if reason.is_empty() { "" } else { " " }, reason)]
+    /// The server answered with something that is not HTTP.
+    #[error("the server's answer is not HTTP ({0})")]
+    NotHttp(String),
+    /// The server answered with an error status; a `Retry-After` it sent is part of the
+    /// sentence, so `sosik sources` shows how long the server asked us to wait.
+    #[error(
+        "the server answered {status}{}{}{}",
+        if reason.is_empty() { "" } else { " " },
+        reason,
+        retry_after_words(*retry_after)
+    )]
     Status {
         /// HTTP status.
         status: u16,
@@ -73,15 +82,37 @@ impl FetchError {
         }
     }
 
-    pub(crate) fn from_reqwest(err: &reqwest::Error) -> FetchError {
-        if err.is_timeout() {
-            // reqwest's own per-request timeout: the same limit as ours.
-            return FetchError::Request("timed out".into());
-        }
+    /// Classifies a reqwest error; `limit` is the whole-request timeout (`poll.timeout`).
+    pub(crate) fn from_reqwest(err: &reqwest::Error, limit: Duration) -> FetchError {
         if err.is_connect() {
             return FetchError::Connect(describe(err));
         }
+        if err.is_timeout() {
+            // reqwest's own timeout is the same whole-request limit as ours: whichever timer
+            // fires first, the sentence is the same.
+            return FetchError::Timeout(limit);
+        }
+        let mut source = std::error::Error::source(err);
+        while let Some(inner) = source {
+            if let Some(hyper) = inner.downcast_ref::<hyper::Error>()
+                && hyper.is_parse()
+            {
+                return FetchError::NotHttp(hyper.to_string());
+            }
+            source = inner.source();
+        }
         FetchError::Request(describe(err))
+    }
+}
+
+/// ` and asked to retry after 1h (Retry-After)`, or nothing.
+fn retry_after_words(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!(
+            " and asked to retry after {} (Retry-After)",
+            humantime::format_duration(Duration::from_secs(wait.as_secs()))
+        ),
+        None => String::new(),
     }
 }
 

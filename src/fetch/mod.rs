@@ -195,7 +195,7 @@ impl Fetcher {
             let response = builder
                 .send()
                 .await
-                .map_err(|e| FetchError::from_reqwest(&e))?;
+                .map_err(|e| FetchError::from_reqwest(&e, self.settings.timeout))?;
             let status = response.status();
             if !status.is_redirection() || status == reqwest::StatusCode::NOT_MODIFIED {
                 break response;
@@ -251,7 +251,7 @@ impl Fetcher {
         let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(max) as usize);
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchError::from_reqwest(&e))?;
+            let chunk = chunk.map_err(|e| FetchError::from_reqwest(&e, self.settings.timeout))?;
             if (body.len() + chunk.len()) as u64 > max {
                 return Err(FetchError::TooLarge(max));
             }
@@ -349,6 +349,118 @@ mod tests {
         assert_eq!(
             hints.expires.unwrap().to_rfc3339(),
             "2026-01-01T00:10:00+00:00"
+        );
+    }
+
+    #[test]
+    fn a_429_sentence_says_how_long_the_server_asked_to_wait() {
+        let status = |status, reason: &str, retry_after| FetchError::Status {
+            status,
+            reason: reason.into(),
+            retry_after,
+        };
+        assert_eq!(
+            status(429, "Too Many Requests", Some(Duration::from_secs(3600))).to_string(),
+            "the server answered 429 Too Many Requests and asked to retry after 1h (Retry-After)"
+        );
+        // A date-based Retry-After leaves a fraction of a second: not worth a word.
+        assert_eq!(
+            status(
+                503,
+                "Service Unavailable",
+                Some(Duration::from_millis(599_700))
+            )
+            .to_string(),
+            "the server answered 503 Service Unavailable and asked to retry after 9m 59s (Retry-After)"
+        );
+        assert_eq!(
+            status(500, "Internal Server Error", None).to_string(),
+            "the server answered 500 Internal Server Error"
+        );
+    }
+
+    /// A loopback server that reads a request head, sends `answer`, and then holds the
+    /// connection open.
+    async fn holding_server(answer: &'static [u8]) -> Url {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            // Bounded: the tests here make at most a few connections.
+            for _ in 0..4 {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = socket.write_all(answer).await;
+                held.push(socket);
+            }
+        });
+        Url::parse(&format!("http://{addr}/feed")).unwrap()
+    }
+
+    fn fetcher(timeout: Duration) -> Fetcher {
+        Fetcher::new(FetchSettings {
+            timeout,
+            max_body_bytes: 1 << 20,
+            user_agent: "sosik-test".into(),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reqwest_timeouts_read_as_the_poll_timeout() {
+        let limit = Duration::from_millis(200);
+        // Headers, then a body that stalls: reqwest's own timer or ours may fire first.
+        let url = holding_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<").await;
+        let err = fetcher(limit)
+            .fetch(&FetchRequest {
+                url: Some(url.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "timed out after 200ms");
+        // reqwest's timer alone, as it fired for a trickling server in the hostile test.
+        let client = reqwest::Client::builder().timeout(limit).build().unwrap();
+        let err = client
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap_err();
+        assert!(err.is_timeout());
+        assert_eq!(
+            FetchError::from_reqwest(&err, limit).to_string(),
+            "timed out after 200ms"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_http_is_named_so() {
+        let url = holding_server(b"\x00\x9f\xffGARBAGE garbage\r\n\r\n").await;
+        let err = fetcher(Duration::from_secs(5))
+            .fetch(&FetchRequest {
+                url: Some(url),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::NotHttp(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("the server's answer is not HTTP ("),
+            "{err}"
         );
     }
 }

@@ -21,6 +21,12 @@ pub fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// Deepest element nesting handed to ammonia. html5ever's tree building costs time in
+/// proportion to the depth for every tag (its scope checks walk the stack of open elements), so
+/// a summary of 100,000 nested `<div>`s took minutes on one blocking thread; articles nest a
+/// few dozen levels. Deeper HTML is republished as its plain text.
+pub const MAX_HTML_DEPTH: usize = 256;
+
 /// An HTML sanitizer for one document: ammonia's safe defaults, with relative URLs made
 /// absolute against the document's base so republished HTML works anywhere.
 pub struct Sanitizer {
@@ -38,9 +44,14 @@ impl Sanitizer {
         Sanitizer { builder }
     }
 
-    /// Sanitized HTML, or `None` when nothing visible is left.
+    /// Sanitized HTML, or `None` when nothing visible is left. HTML nested deeper than
+    /// [`MAX_HTML_DEPTH`] becomes its escaped plain text.
     pub fn clean(&self, html: &str) -> Option<String> {
-        let cleaned = self.builder.clean(html).to_string();
+        let cleaned = if crate::html::nests_deeper_than(html, MAX_HTML_DEPTH) {
+            crate::html::escape(&html_to_text(html))
+        } else {
+            self.builder.clean(html).to_string()
+        };
         let trimmed = cleaned.trim();
         (!trimmed.is_empty()).then(|| trimmed.to_owned())
     }
@@ -78,6 +89,31 @@ mod tests {
         );
         assert!(!out.contains("script") && !out.contains("onclick"), "{out}");
         assert_eq!(s.clean("<script>only</script>  "), None);
+    }
+
+    #[test]
+    fn deeply_nested_html_is_sanitized_in_bounded_time_as_text() {
+        // 100,000 nested elements took minutes in html5ever. A hang guard, generous even for
+        // a debug build on a busy machine.
+        let s = Sanitizer::new(None);
+        let html = format!(
+            "{}<b>deep</b> &amp; <script>x()</script>",
+            "<div>".repeat(100_000)
+        );
+        let started = std::time::Instant::now();
+        let out = s.clean(&html).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(out, "deep &amp; x()");
+        // At the limit, ammonia still sanitizes the markup.
+        let html = format!(
+            "{}<b>ok</b><script>x()</script>",
+            "<div>".repeat(MAX_HTML_DEPTH - 1)
+        );
+        let out = s.clean(&html).unwrap();
+        assert!(
+            out.contains("<b>ok</b>") && !out.contains("script"),
+            "{out}"
+        );
     }
 
     #[test]

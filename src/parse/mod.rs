@@ -4,9 +4,12 @@
 //! is not `Sync`), with our own timestamp parser (offset-less dates in the source's zone) and
 //! an id generator that generates nothing, so an item without a guid has an empty id instead
 //! of one of feed-rs's made-up ones. A panic inside feed-rs or quick-xml is caught and becomes
-//! this document's error. A second, cheap pass ([`extras`]) reads what feed-rs drops:
-//! `dc:subject` categories and the channel's scheduling hints. Never touches the network.
+//! this document's error. Before feed-rs, which holds a whole document's items in memory, a
+//! linear pass ([`cap`]) leaves only the newest `max_items` items in the text. A second, cheap
+//! pass ([`extras`]) reads what feed-rs drops: `dc:subject` categories and the channel's
+//! scheduling hints. Never touches the network.
 
+mod cap;
 mod compat;
 mod dates;
 mod extras;
@@ -32,6 +35,8 @@ pub struct ParseOptions {
     pub base_url: Option<Url>,
     /// Zone for timestamps without an offset.
     pub timezone: chrono_tz::Tz,
+    /// Most items read: only the newest this many reach feed-rs (`store.max_items_per_source`).
+    pub max_items: usize,
 }
 
 /// A parsed document.
@@ -51,6 +56,10 @@ pub enum ParseError {
     /// An HTML page came where a feed was expected (a moved feed, a login wall, an error page).
     #[error("got an HTML page, not a feed")]
     Html,
+    /// Bytes that are no text at all (an image, an archive, noise): no parser's complaint
+    /// about them would mean anything to a person.
+    #[error("got binary data, not a feed")]
+    Binary,
     /// XML or JSON that is not a feed, or not well-formed.
     #[error("not a valid feed: {0}")]
     Invalid(String),
@@ -61,9 +70,15 @@ pub enum ParseError {
 
 /// Parses a decoded document.
 pub fn parse(text: &str, options: &ParseOptions) -> Result<Parsed, ParseError> {
+    if looks_binary(text) {
+        return Err(ParseError::Binary);
+    }
     if looks_like_html(text) {
         return Err(ParseError::Html);
     }
+    // feed-rs holds every item in memory: cap them first (see `cap`).
+    let capped = cap::newest_items(text, options.max_items, options.timezone);
+    let text = capped.as_deref().unwrap_or(text);
     // Legacy formats (Atom 0.3, RSS 0.90, Userland's RSS 2.0 namespace) are read as what they
     // became.
     let rewritten = compat::has_legacy_namespace(text)
@@ -141,6 +156,24 @@ fn format_name(feed: &Feed) -> &'static str {
     }
 }
 
+/// Whether the document's start is binary data: a NUL, or more than one control character in
+/// sixteen. XML and JSON allow neither, so no feed is turned away by this; a feed with a stray
+/// control character in a title still reaches the parser.
+fn looks_binary(text: &str) -> bool {
+    let mut chars = 0;
+    let mut controls = 0;
+    for c in text.chars().take(1024) {
+        chars += 1;
+        match c {
+            '\0' => return true,
+            '\t' | '\n' | '\r' => {}
+            c if c.is_ascii_control() => controls += 1,
+            _ => {}
+        }
+    }
+    controls * 16 > chars
+}
+
 /// Whether the document is an HTML page: its first tag is a doctype or `<html>`.
 fn looks_like_html(text: &str) -> bool {
     let mut rest = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
@@ -177,6 +210,7 @@ mod tests {
         ParseOptions {
             base_url: Url::parse("https://news.example.kr/rss/").ok(),
             timezone: chrono_tz::Asia::Seoul,
+            max_items: 100,
         }
     }
 
@@ -307,6 +341,31 @@ mod tests {
             .collect();
         assert_eq!(titles, ["a", "b"]);
         assert!(parsed.feed.entries[1].summary.is_none());
+    }
+
+    #[test]
+    fn binary_data_is_named_as_such() {
+        // What a PNG, a gzip body and noise look like once decoded as a single-byte charset.
+        let png = "\u{89}PNG\r\n\u{1a}\n\0\0\0\rIHDR";
+        let gzip = "\u{1f}\u{8b}\u{8}\0\0\0\0\0";
+        let noise: String = (0..600u32)
+            .map(|i| char::from_u32((i * 7919) % 255 + 1).unwrap())
+            .collect();
+        for doc in [png, gzip, noise.as_str()] {
+            assert_eq!(
+                parse(doc, &opts()).unwrap_err(),
+                ParseError::Binary,
+                "{doc:?}"
+            );
+        }
+        assert_eq!(
+            ParseError::Binary.to_string(),
+            "got binary data, not a feed"
+        );
+        // One stray control character in a title is the parser's business, not binary data.
+        let xml = "<rss version=\"2.0\"><channel><title>t\u{8}</title>\n\
+                   <item><title>a</title><link>https://a.kr/1</link></item></channel></rss>";
+        assert!(!looks_binary(xml));
     }
 
     #[test]

@@ -313,6 +313,7 @@ impl Store {
 
     /// Saves a source's state alone (a 304, a failure).
     pub fn save_state(&self, source: &SourceId, state: &SourceState) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.data.insert(state_key(source), encode_source(state))?;
         Ok(())
     }
@@ -502,22 +503,23 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes everything to disk.
+    /// Writes everything to disk, on tokio's blocking pool.
     ///
-    /// A blocking flush on tokio's blocking pool, never sled's `flush_async`: that one runs on
-    /// sled's own pool of 7 IO threads, and once they all hold a flush waiting for a write
-    /// queued behind them, every flush waits forever (sled 0.34.7, issues #1308 and #1241).
-    /// `sosik poll` of a few hundred sources hung there.
+    /// Never sled's `flush_async`: that runs on sled's own pool of 7 IO threads, and once they
+    /// all hold a flush waiting for a write queued behind them, every flush waits forever
+    /// (sled 0.34.7, issues #1308 and #1241). Flushes also take the writer's turn: sled's flush
+    /// holds a read guard of its concurrency lock while it waits for its IO threads, and a
+    /// batch queued for the write guard would block every new reader, those threads included.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.flush_blocking())
             .await
-            .map_err(|e| StoreError::Io(format!("the flush task failed: {e}")))??;
-        Ok(())
+            .map_err(|e| StoreError::Io(format!("the flush task failed: {e}")))?
     }
 
-    /// Writes everything to disk, blocking.
+    /// Writes everything to disk, blocking, in the writer's turn (see [`Store::flush`]).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         self.db.flush()?;
         Ok(())
     }

@@ -5,7 +5,7 @@ use std::process::Output;
 use crate::server::{Response, TestServer};
 use crate::{rss, write_config};
 
-async fn sosik(args: &[&str]) -> Output {
+pub async fn sosik(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
         .args(args)
         .env_remove("SOSIK_CONFIG")
@@ -15,7 +15,7 @@ async fn sosik(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -3,8 +3,11 @@
 //! directory, and, where the CLI is the contract, runs the real `sosik` binary.
 
 mod cli;
+mod crash;
 mod daemon;
+mod hostile;
 mod ingest;
+mod serve_abuse;
 mod server;
 
 use std::path::Path;

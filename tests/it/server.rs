@@ -1,10 +1,17 @@
 //! A small HTTP/1.1 server on 127.0.0.1 for tests: each test scripts its answers with a
 //! closure and reads back what requests arrived. Real sockets, real HTTP; one response per
 //! connection (`Connection: close`), which is all a feed poller needs.
+//!
+//! [`TestServer`] answers with a whole body and `Content-Length`. [`RawServer`] hands the
+//! socket itself to the test after reading the request head, for answers a well-behaved server
+//! never gives: streamed without end, trickled, never sent, or not HTTP at all.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -141,4 +148,55 @@ async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Request> {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     Some(Request { path, headers })
+}
+
+/// What a [`RawServer`] handler returns: the work of answering one connection.
+pub type RawAnswer = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+type RawHandler = Arc<dyn Fn(Request, tokio::net::TcpStream) -> RawAnswer + Send + Sync>;
+
+/// Longest a [`RawServer`] connection lives, whatever its handler does: a guard so that a
+/// handler that stalls or streams forever cannot outlive the test that needs it.
+pub const RAW_CONNECTION_LIMIT: Duration = Duration::from_secs(20);
+
+/// A server whose handler gets the request and the socket, and writes what it likes.
+pub struct RawServer {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Request>>>,
+}
+
+impl RawServer {
+    pub async fn start(
+        handler: impl Fn(Request, tokio::net::TcpStream) -> RawAnswer + Send + Sync + 'static,
+    ) -> RawServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler: RawHandler = Arc::new(handler);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let r = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let (h, r) = (handler.clone(), r.clone());
+                tokio::spawn(async move {
+                    let Some(request) = read_request(&mut socket).await else {
+                        return;
+                    };
+                    r.lock().unwrap().push(request.clone());
+                    let _ = tokio::time::timeout(RAW_CONNECTION_LIMIT, h(request, socket)).await;
+                });
+            }
+        });
+        RawServer { addr, requests }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.requests.lock().unwrap().clone()
+    }
 }
