@@ -49,6 +49,9 @@ impl Sanitizer {
     pub fn clean(&self, html: &str) -> Option<String> {
         let cleaned = if crate::html::nests_deeper_than(html, MAX_HTML_DEPTH) {
             crate::html::escape(&html_to_text(html))
+        } else if crate::html::is_plainly_safe(html) {
+            // Most summaries are a few plain paragraphs: already what ammonia would return.
+            html.to_owned()
         } else {
             self.builder.clean(html).to_string()
         };

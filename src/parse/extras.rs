@@ -53,6 +53,20 @@ enum Capture {
     SkipDay,
 }
 
+/// Whether `text` can hold anything [`scan`] reads: a cheap substring test that spares most
+/// documents a second XML pass. `<ttl>` alone does not count: feed-rs reads it.
+pub(super) fn worth_scanning(text: &str) -> bool {
+    [
+        "subject>",
+        "skipHours",
+        "skipDays",
+        "updatePeriod",
+        "updateFrequency",
+    ]
+    .iter()
+    .any(|marker| text.contains(marker))
+}
+
 /// Scans `text`; stops quietly at the first XML error with what it has so far.
 pub(super) fn scan(text: &str) -> Extras {
     let mut extras = Extras::default();
@@ -193,6 +207,22 @@ mod tests {
         let extras = scan(xml);
         assert_eq!(extras.items.len(), 1);
         assert_eq!(extras.items[0].subjects, vec!["정치".to_owned()]);
+    }
+
+    #[test]
+    fn documents_without_markers_are_not_scanned_and_those_with_are() {
+        assert!(!worth_scanning(
+            "<rss><channel><ttl>5</ttl><item><title>a</title></item></channel></rss>"
+        ));
+        for marker in [
+            "<dc:subject>x</dc:subject>",
+            "<skipHours>",
+            "<skipDays>",
+            "<sy:updatePeriod>",
+            "<sy:updateFrequency>",
+        ] {
+            assert!(worth_scanning(&format!("<rss>{marker}</rss>")), "{marker}");
+        }
     }
 
     #[test]

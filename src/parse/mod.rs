@@ -136,6 +136,8 @@ fn guarded(rewrite: impl FnOnce() -> Option<String>) -> Option<String> {
 fn finish(text: &str, feed: Feed, legacy: Option<&'static str>) -> Parsed {
     let extras = match feed.feed_type {
         feed_rs::model::FeedType::JSON => Extras::default(),
+        // The second pass only when the document holds something it reads.
+        _ if !extras::worth_scanning(text) => Extras::default(),
         _ => catch_unwind(AssertUnwindSafe(|| extras::scan(text))).unwrap_or_default(),
     };
     Parsed {
