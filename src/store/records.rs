@@ -6,6 +6,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Identity, SourceId, SourceState, Story, StoryKey, StorySource};
 
+/// The identity a record's `kind`, `scope` and `value` spell.
+fn identity_of(kind: u8, scope: &str, value: String) -> Result<Identity, RecordError> {
+    let source = || SourceId::new(scope).map_err(RecordError::Decode);
+    Ok(match kind {
+        0 => Identity::Link(value),
+        1 => Identity::Guid {
+            source: source()?,
+            guid: value,
+        },
+        2 => Identity::Content {
+            source: source()?,
+            digest: value,
+        },
+        k => return Err(RecordError::Decode(format!("unknown identity kind {k}"))),
+    })
+}
+
+/// A record's `(source id, fingerprint)` pairs as the model's sources.
+fn sources_of(pairs: Vec<(String, u64)>) -> Result<Vec<StorySource>, RecordError> {
+    pairs
+        .into_iter()
+        .map(|(id, fingerprint)| {
+            Ok(StorySource {
+                id: SourceId::new(&id).map_err(RecordError::Decode)?,
+                fingerprint,
+            })
+        })
+        .collect()
+}
+
 /// Version byte of story records written by this release.
 pub(super) const STORY_V1: u8 = 1;
 /// Version byte of source-state records written by this release.
@@ -112,26 +142,8 @@ pub(super) fn decode_story_v1(bytes: &[u8]) -> Result<Story, RecordError> {
         return Err(RecordError::Version(version));
     }
     let r: StoryV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
-    let source = |id: &str| SourceId::new(id).map_err(RecordError::Decode);
-    let identity = match r.kind {
-        0 => Identity::Link(r.value),
-        1 => Identity::Guid {
-            source: source(&r.scope)?,
-            guid: r.value,
-        },
-        2 => Identity::Content {
-            source: source(&r.scope)?,
-            digest: r.value,
-        },
-        k => return Err(RecordError::Decode(format!("unknown identity kind {k}"))),
-    };
-    let mut sources = Vec::with_capacity(r.sources.len());
-    for (id, fingerprint) in r.sources {
-        sources.push(StorySource {
-            id: source(&id)?,
-            fingerprint,
-        });
-    }
+    let identity = identity_of(r.kind, &r.scope, r.value)?;
+    let sources = sources_of(r.sources)?;
     Ok(Story {
         identity,
         link: r.link,
@@ -310,26 +322,8 @@ pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
     let body = lz4_flex::decompress_size_prepended(rest)
         .map_err(|e| RecordError::Decode(e.to_string()))?;
     let (b, _): (StoryBodyV2, _) = postcard::take_from_bytes(&body).map_err(decode_err)?;
-    let source = |id: &str| SourceId::new(id).map_err(RecordError::Decode);
-    let identity = match b.kind {
-        0 => Identity::Link(b.value),
-        1 => Identity::Guid {
-            source: source(&b.scope)?,
-            guid: b.value,
-        },
-        2 => Identity::Content {
-            source: source(&b.scope)?,
-            digest: b.value,
-        },
-        k => return Err(RecordError::Decode(format!("unknown identity kind {k}"))),
-    };
-    let mut sources = Vec::with_capacity(header.sources.len());
-    for (id, fingerprint) in header.sources {
-        sources.push(StorySource {
-            id: source(&id)?,
-            fingerprint,
-        });
-    }
+    let identity = identity_of(b.kind, &b.scope, b.value)?;
+    let sources = sources_of(header.sources)?;
     Ok(Story {
         identity,
         link: b.link,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use sosik::model::SourceId;
 use sosik::store::{Store, StoreOptions};
 
+use crate::free_port;
+
 const FEEDS: usize = 300;
 const ITEMS: usize = 20;
 /// Items per feed that are shared with a neighbour: feed `i` carries shared blocks `i` and
@@ -73,14 +75,6 @@ fn generate(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
     }
     std::fs::write(dir.join("sosik.toml"), config).unwrap();
     expected
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn sosik(dir: &Path, command: &str) -> std::process::Child {

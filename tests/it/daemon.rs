@@ -5,16 +5,8 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::free_port;
 use crate::server::{Response, TestServer};
-
-/// A free loopback port (bound, read, released; the daemon binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn config(dir: &std::path::Path, port: u16, server: &TestServer) -> std::path::PathBuf {
     let text = format!(

@@ -12,6 +12,16 @@ mod server;
 
 use std::path::Path;
 
+/// A free loopback port: bound, read and released at once; the daemon under test binds it a
+/// moment later.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// An RSS 2.0 document with `items` as (title, link) pairs.
 pub fn rss(title: &str, items: &[(&str, &str)]) -> String {
     let mut out = format!(

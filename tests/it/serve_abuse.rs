@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::free_port;
+
 /// Longest wait for one answer: a hang guard, far above what a loopback request takes.
 const ANSWER_LIMIT: Duration = Duration::from_secs(20);
 /// Connections opened at once.
@@ -29,15 +31,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    // Bound and released at once; the daemon binds it a moment later.
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_daemon(dir: &Path) -> Daemon {
