@@ -86,32 +86,38 @@ pub fn normalize(parsed: &Parsed, ctx: &Context) -> Normalized {
         .collect();
 
     // A link names one story only if no other item in this document uses it.
-    let mut link_counts: HashMap<&str, usize> = HashMap::new();
-    for d in &drafts {
-        if let Some(link) = &d.story_link {
-            *link_counts.entry(link.as_str()).or_default() += 1;
+    let identities: Vec<Identity> = {
+        let mut link_counts: HashMap<&str, usize> = HashMap::new();
+        for d in &drafts {
+            if let Some(link) = &d.story_link {
+                *link_counts.entry(link.as_str()).or_default() += 1;
+            }
         }
-    }
+        drafts
+            .iter()
+            .map(|d| match &d.story_link {
+                Some(link) if link_counts[link.as_str()] == 1 => Identity::Link(link.clone()),
+                _ if !d.guid.is_empty() => Identity::Guid {
+                    source: ctx.source.clone(),
+                    guid: d.guid.clone(),
+                },
+                _ => Identity::Content {
+                    source: ctx.source.clone(),
+                    digest: content_digest(&d.story.title, d.story.summary.as_deref()),
+                },
+            })
+            .collect()
+    };
     let mut seen = HashSet::new();
     let mut duplicates = 0;
     let mut stories = Vec::with_capacity(drafts.len());
-    for d in &drafts {
-        let identity = match &d.story_link {
-            Some(link) if link_counts[link.as_str()] == 1 => Identity::Link(link.clone()),
-            _ if !d.guid.is_empty() => Identity::Guid {
-                source: ctx.source.clone(),
-                guid: d.guid.clone(),
-            },
-            _ => Identity::Content {
-                source: ctx.source.clone(),
-                digest: content_digest(&d.story.title, d.story.summary.as_deref()),
-            },
-        };
+    // Drafts are moved into stories, not cloned.
+    for (d, identity) in drafts.into_iter().zip(identities) {
         if !seen.insert(identity.key()) {
             duplicates += 1;
             continue;
         }
-        let mut story = d.story.clone();
+        let mut story = d.story;
         story.identity = identity;
         story.sources = vec![StorySource {
             id: ctx.source.clone(),
