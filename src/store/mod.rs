@@ -229,8 +229,9 @@ impl Store {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Commits one poll of `source` atomically: every story (judged by `decide` against what
-    /// is stored) and the source's new state, in one batch.
+    /// Commits one poll of `source` atomically: every story and the source's new state, in one
+    /// batch. A story already stored is judged by `decide` against the stored version; one not
+    /// stored is new, as `decide` would say, and is written without a copy.
     pub fn commit_poll(
         &self,
         source: &SourceId,
@@ -242,31 +243,38 @@ impl Store {
         let mut counts = CommitCounts::default();
         let mut batch = sled::Batch::default();
         let mut written = Vec::new();
-        for incoming in stories {
+        let known: Vec<bool> = {
+            let index = self.read_index();
+            stories.iter().map(|s| index.contains(&s.key())).collect()
+        };
+        for (incoming, known) in stories.iter().zip(known) {
             let key = incoming.key();
-            // Only stories the index knows need a read: a new story costs one write.
-            let stored = if self.read_index().contains(&key) {
-                self.get(&key)?
-            } else {
-                None
-            };
-            let next = match decide(stored.as_ref(), incoming) {
-                Change::New(s) => {
+            // Only stories the index knows need a read and a decision: one not stored is new
+            // (`decide`'s contract), and is written as it came, without a copy.
+            let stored = if known { self.get(&key)? } else { None };
+            let next = match stored {
+                None => {
                     counts.new += 1;
-                    s
+                    std::borrow::Cow::Borrowed(incoming)
                 }
-                Change::Updated(s) => {
-                    counts.updated += 1;
-                    s
-                }
-                Change::Merged(s) => {
-                    counts.unchanged += 1;
-                    s
-                }
-                Change::Unchanged => {
-                    counts.unchanged += 1;
-                    continue;
-                }
+                Some(old) => match decide(Some(&old), incoming) {
+                    Change::New(s) => {
+                        counts.new += 1;
+                        std::borrow::Cow::Owned(s)
+                    }
+                    Change::Updated(s) => {
+                        counts.updated += 1;
+                        std::borrow::Cow::Owned(s)
+                    }
+                    Change::Merged(s) => {
+                        counts.unchanged += 1;
+                        std::borrow::Cow::Owned(s)
+                    }
+                    Change::Unchanged => {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                },
             };
             batch.insert(&story_key(&key), encode_story(&next));
             written.push((key, header_of(&next)));

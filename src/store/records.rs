@@ -231,7 +231,7 @@ pub(super) struct StoryHeader {
     pub(super) sources: Vec<(String, u64)>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StoryBodyV2 {
     kind: u8,
     scope: String,
@@ -246,25 +246,57 @@ struct StoryBodyV2 {
     lang: Option<String>,
 }
 
+/// [`StoryHeader`] and [`StoryBodyV2`] as borrowed views: the same bytes on the wire
+/// (postcard writes `&str` as it writes `String`), without copying a story to encode it.
+#[derive(Serialize)]
+struct HeaderRef<'a> {
+    published: i64,
+    first_seen: i64,
+    sources: Vec<(&'a str, u64)>,
+}
+
+#[derive(Serialize)]
+struct BodyRef<'a> {
+    kind: u8,
+    scope: &'a str,
+    value: &'a str,
+    link: Option<&'a str>,
+    title: &'a str,
+    summary: Option<&'a str>,
+    content: Option<&'a str>,
+    authors: &'a [String],
+    categories: &'a [String],
+    updated: i64,
+    lang: Option<&'a str>,
+}
+
 pub(super) fn encode_story(story: &Story) -> Vec<u8> {
     let (kind, scope, value) = match &story.identity {
-        Identity::Link(link) => (0, String::new(), link.clone()),
-        Identity::Guid { source, guid } => (1, source.to_string(), guid.clone()),
-        Identity::Content { source, digest } => (2, source.to_string(), digest.clone()),
+        Identity::Link(link) => (0, "", link.as_str()),
+        Identity::Guid { source, guid } => (1, source.as_str(), guid.as_str()),
+        Identity::Content { source, digest } => (2, source.as_str(), digest.as_str()),
     };
-    let header = header_of(story);
-    let body = StoryBodyV2 {
+    let header = HeaderRef {
+        published: micros(story.published),
+        first_seen: micros(story.first_seen),
+        sources: story
+            .sources
+            .iter()
+            .map(|s| (s.id.as_str(), s.fingerprint))
+            .collect(),
+    };
+    let body = BodyRef {
         kind,
         scope,
         value,
-        link: story.link.clone(),
-        title: story.title.clone(),
-        summary: story.summary.clone(),
-        content: story.content.clone(),
-        authors: story.authors.clone(),
-        categories: story.categories.clone(),
+        link: story.link.as_deref(),
+        title: &story.title,
+        summary: story.summary.as_deref(),
+        content: story.content.as_deref(),
+        authors: &story.authors,
+        categories: &story.categories,
         updated: micros(story.updated),
-        lang: story.lang.clone(),
+        lang: story.lang.as_deref(),
     };
     let mut out = vec![STORY_V2];
     out = postcard::to_extend(&header, out).expect("a story header always serializes");
