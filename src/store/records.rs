@@ -6,6 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Identity, SourceId, SourceState, Story, StoryKey, StorySource};
 
+/// The bytes after the version byte, when it is `expected`.
+fn versioned(bytes: &[u8], expected: u8) -> Result<&[u8], RecordError> {
+    match bytes.split_first() {
+        None => Err(RecordError::Decode("empty value".into())),
+        Some((&version, _)) if version != expected => Err(RecordError::Version(version)),
+        Some((_, rest)) => Ok(rest),
+    }
+}
+
 /// The identity a record's `kind`, `scope` and `value` spell.
 fn identity_of(kind: u8, scope: &str, value: String) -> Result<Identity, RecordError> {
     let source = || SourceId::new(scope).map_err(RecordError::Decode);
@@ -135,12 +144,7 @@ pub(super) fn encode_story_v1(story: &Story) -> Vec<u8> {
 
 /// Reads a layout-1 story record (for the migration).
 pub(super) fn decode_story_v1(bytes: &[u8]) -> Result<Story, RecordError> {
-    let (&version, body) = bytes
-        .split_first()
-        .ok_or(RecordError::Decode("empty value".into()))?;
-    if version != STORY_V1 {
-        return Err(RecordError::Version(version));
-    }
+    let body = versioned(bytes, STORY_V1)?;
     let r: StoryV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
     let identity = identity_of(r.kind, &r.scope, r.value)?;
     let sources = sources_of(r.sources)?;
@@ -187,12 +191,7 @@ pub(super) fn encode_source(state: &SourceState) -> Vec<u8> {
 }
 
 pub(super) fn decode_source(bytes: &[u8]) -> Result<SourceState, RecordError> {
-    let (&version, body) = bytes
-        .split_first()
-        .ok_or(RecordError::Decode("empty value".into()))?;
-    if version != SOURCE_V1 {
-        return Err(RecordError::Version(version));
-    }
+    let body = versioned(bytes, SOURCE_V1)?;
     let r: SourceV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
     Ok(SourceState {
         moved_to: r.moved_to,
@@ -322,24 +321,14 @@ pub(super) fn header_of(story: &Story) -> StoryHeader {
 
 /// Only the header of a story record.
 pub(super) fn decode_header(bytes: &[u8]) -> Result<StoryHeader, RecordError> {
-    let (&version, rest) = bytes
-        .split_first()
-        .ok_or(RecordError::Decode("empty value".into()))?;
-    if version != STORY_V2 {
-        return Err(RecordError::Version(version));
-    }
+    let rest = versioned(bytes, STORY_V2)?;
     let (header, _) =
         postcard::take_from_bytes(rest).map_err(|e| RecordError::Decode(e.to_string()))?;
     Ok(header)
 }
 
 pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
-    let (&version, rest) = bytes
-        .split_first()
-        .ok_or(RecordError::Decode("empty value".into()))?;
-    if version != STORY_V2 {
-        return Err(RecordError::Version(version));
-    }
+    let rest = versioned(bytes, STORY_V2)?;
     let decode_err = |e: postcard::Error| RecordError::Decode(e.to_string());
     let (header, rest): (StoryHeader, _) = postcard::take_from_bytes(rest).map_err(decode_err)?;
     // A damaged length prefix must not make us allocate gigabytes.
