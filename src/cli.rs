@@ -196,10 +196,12 @@ pub fn items(
                 let Some(out) = config.output(name) else {
                     bail!("no output {name:?} in {}", config.file.display())
                 };
-                let (sources, filter) = (out.sources.clone(), out.filter.clone());
+                // The publisher's selection (the store skips other sources' stories without
+                // reading them), unbounded: `items` lists everything unless `--limit`.
+                let filter = out.filter.clone();
                 let tags: &dyn TagLookup = &config;
-                Box::new(store.newest().filter(move |s| match s {
-                    Ok(s) => sources.iter().any(|id| s.has_source(id)) && filter.matches(s, tags),
+                Box::new(store.newest_among(&out.sources).filter(move |s| match s {
+                    Ok(s) => filter.matches(s, tags),
                     Err(_) => true,
                 }))
             }

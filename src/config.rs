@@ -306,17 +306,13 @@ fn from_config_crate(file: &str, err: config::ConfigError) -> ConfigError {
             error,
             key: Some(key),
             ..
-        } => ConfigError::new(key, strip_origin(&error.to_string())),
+        } => ConfigError::new(key, error.to_string()),
         config::ConfigError::Message(message) => {
             let key = unknown_field_key(&message).unwrap_or_else(|| file.to_owned());
             ConfigError::new(key, message)
         }
-        other => ConfigError::new(file, strip_origin(&other.to_string())),
+        other => ConfigError::new(file, other.to_string()),
     }
-}
-
-fn strip_origin(message: &str) -> String {
-    message.to_owned()
 }
 
 /// Pulls the field name out of serde's "unknown field `x`, expected …".

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use sosik::config::Config;
 use sosik::model::SourceId;
 use sosik::pipeline::{Ingest, PollOutcome};
-use sosik::store::{Store, StoreOptions};
 
 use crate::server::{Response, TestServer};
 use crate::{rss, write_config};
@@ -19,13 +18,7 @@ struct Fixture {
 fn fixture(sources: &[(&str, &str)], extra: &str) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), sources, extra);
-    let config = Arc::new(Config::load_with_env(&path, Some(Default::default())).unwrap());
-    let store = Store::open(&StoreOptions {
-        path: config.store.path.clone(),
-        cache_capacity: 8 << 20,
-    })
-    .unwrap();
-    let ingest = Ingest::new(config.clone(), store).unwrap();
+    let (config, ingest) = crate::ingest_for(&path);
     Fixture {
         _dir: dir,
         config,

@@ -12,6 +12,25 @@ mod server;
 
 use std::path::Path;
 
+/// The pipeline over the config at `path` (no environment overrides) and a fresh store.
+pub fn ingest_for(
+    path: &Path,
+) -> (
+    std::sync::Arc<sosik::config::Config>,
+    sosik::pipeline::Ingest,
+) {
+    let config = std::sync::Arc::new(
+        sosik::config::Config::load_with_env(path, Some(Default::default())).unwrap(),
+    );
+    let store = sosik::store::Store::open(&sosik::store::StoreOptions {
+        path: config.store.path.clone(),
+        cache_capacity: 8 << 20,
+    })
+    .unwrap();
+    let ingest = sosik::pipeline::Ingest::new(config.clone(), store).unwrap();
+    (config, ingest)
+}
+
 /// A free loopback port: bound, read and released at once; the daemon under test binds it a
 /// moment later.
 pub fn free_port() -> u16 {

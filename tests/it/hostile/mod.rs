@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use sosik::config::Config;
 use sosik::pipeline::{Ingest, PollOutcome};
-use sosik::store::{Store, StoreOptions};
 
 use crate::cli::{sosik, text};
 use crate::server::{RawServer, Response, TestServer};
@@ -312,13 +311,7 @@ impl Library {
         }
         let path = dir.path().join("sosik.toml");
         std::fs::write(&path, text).unwrap();
-        let config = Arc::new(Config::load_with_env(&path, Some(Default::default())).unwrap());
-        let store = Store::open(&StoreOptions {
-            path: config.store.path.clone(),
-            cache_capacity: 8 << 20,
-        })
-        .unwrap();
-        let ingest = Ingest::new(config.clone(), store).unwrap();
+        let (config, ingest) = crate::ingest_for(&path);
         Library {
             _dir: dir,
             config,
