@@ -96,16 +96,14 @@ mod tests {
 
     #[test]
     fn deeply_nested_html_is_sanitized_in_bounded_time_as_text() {
-        // 100,000 nested elements took minutes in html5ever. A hang guard, generous even for
-        // a debug build on a busy machine.
+        // 100,000 nested elements took minutes in html5ever. The output shows the text path was
+        // taken (ammonia would keep `<b>`); how long it takes is the benchmarks' business.
         let s = Sanitizer::new(None);
         let html = format!(
             "{}<b>deep</b> &amp; <script>x()</script>",
             "<div>".repeat(100_000)
         );
-        let started = std::time::Instant::now();
         let out = s.clean(&html).unwrap();
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
         assert_eq!(out, "deep &amp; x()");
         // At the limit, ammonia still sanitizes the markup.
         let html = format!(
