@@ -263,7 +263,7 @@ fn is_html_tag(body: &str) -> bool {
 
 /// The character a reference at the start of `s` (which begins with `&`) stands for, and the
 /// reference's length in bytes; `None` for anything not understood.
-fn decode_reference(s: &str) -> Option<(char, usize)> {
+pub(crate) fn decode_reference(s: &str) -> Option<(char, usize)> {
     // Longest understood: `&#x10FFFF;`. Bytes, not a `str` slice: 12 may split a character.
     let semi = s.bytes().take(12).position(|b| b == b';')?;
     let body = &s[1..semi];
@@ -294,87 +294,6 @@ fn decode_reference(s: &str) -> Option<(char, usize)> {
         }
     };
     Some((c, semi + 1))
-}
-
-/// Elements [`is_plainly_safe`] lets through as written: structure and emphasis only, none
-/// with attributes, none that loads anything.
-const PLAIN_ELEMENTS: &[&str] = &[
-    "p",
-    "br",
-    "b",
-    "i",
-    "em",
-    "strong",
-    "u",
-    "s",
-    "small",
-    "sub",
-    "sup",
-    "ul",
-    "ol",
-    "li",
-    "blockquote",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "pre",
-    "code",
-    "hr",
-    "div",
-    "span",
-];
-
-/// Whether `html` is already safe as it is: text with valid character references, and only
-/// [`PLAIN_ELEMENTS`] tags, without attributes, properly nested (void `br`/`hr` aside). Such a
-/// fragment has nothing for a sanitizer to remove, so normalization skips ammonia for it. Any
-/// doubt (an attribute, a comment, a stray `<`, `>` or `&`) answers `false`.
-pub fn is_plainly_safe(html: &str) -> bool {
-    let mut open: Vec<&str> = Vec::new();
-    let mut rest = html;
-    while let Some(i) = rest.find(['<', '>', '&']) {
-        rest = &rest[i..];
-        if rest.starts_with('&') {
-            match decode_reference(rest) {
-                Some((_, len)) => rest = &rest[len..],
-                None => return false,
-            }
-            continue;
-        }
-        if rest.starts_with('>') {
-            return false;
-        }
-        let Some(end) = rest.find('>') else {
-            return false;
-        };
-        let body = &rest[1..end];
-        rest = &rest[end + 1..];
-        let (closing, name) = match body.strip_prefix('/') {
-            Some(name) => (true, name),
-            None => (false, body.strip_suffix('/').unwrap_or(body).trim_end()),
-        };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return false;
-        }
-        let name = PLAIN_ELEMENTS.iter().find(|e| e.eq_ignore_ascii_case(name));
-        let Some(&name) = name else { return false };
-        if matches!(name, "br" | "hr") {
-            continue;
-        }
-        if closing {
-            if open.pop() != Some(name) {
-                return false;
-            }
-        } else {
-            open.push(name);
-            if open.len() > 64 {
-                return false;
-            }
-        }
-    }
-    open.is_empty()
 }
 
 #[cfg(test)]
@@ -414,35 +333,6 @@ mod tests {
             html_to_text("Nice <gorilla>x</gorilla> <b>y</b>"),
             "Nice x y"
         );
-    }
-
-    #[test]
-    fn only_plain_well_formed_fragments_skip_the_sanitizer() {
-        for safe in [
-            "plain text",
-            "<p>문단</p><p>둘째 &amp; 셋째 &#54620;</p>",
-            "<P>one<br>two<br/><b>bold</b></P>",
-            "<ul><li>a</li><li><em>b</em></li></ul>",
-        ] {
-            assert!(is_plainly_safe(safe), "{safe}");
-        }
-        for unsafe_ in [
-            "<p onclick=\"x()\">a</p>",
-            "<a href=\"javascript:x\">a</a>",
-            "<img src=x>",
-            "<script>alert(1)</script>",
-            "<p>unclosed",
-            "<p><b>crossed</p></b>",
-            "</p>",
-            "a < b",
-            "a > b",
-            "AT&T",
-            "<!-- c -->",
-            "<p/onclick=x>",
-            "<style>p{}</style>",
-        ] {
-            assert!(!is_plainly_safe(unsafe_), "{unsafe_}");
-        }
     }
 
     #[test]

@@ -124,6 +124,12 @@ pub struct Ingest {
     policy: Policy,
     clock: Clock,
     metrics: Option<Arc<Metrics>>,
+    /// Decode, parse and normalize are CPU work: at most one per core at a time, so fetched
+    /// documents wait as tasks, not as threads competing for the cores.
+    cpu: Arc<tokio::sync::Semaphore>,
+    /// The store has one writer: commits queue here as tasks instead of blocking threads on
+    /// the store's writer lock.
+    commit: Arc<tokio::sync::Semaphore>,
 }
 
 impl Ingest {
@@ -140,6 +146,8 @@ impl Ingest {
             policy,
             clock: Clock::System,
             metrics: None,
+            cpu: Arc::new(tokio::sync::Semaphore::new(cpu_slots())),
+            commit: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -342,9 +350,11 @@ impl Ingest {
         let meta = fetched.meta.clone();
         let max = self.config.store.max_items_per_source;
         let (id, timezone) = (source.id.clone(), source.timezone);
-        let doc = self
-            .blocking(move || read_document(&fetched, &id, timezone, now, max))
-            .await??;
+        let doc = {
+            let _cpu = self.cpu.acquire().await;
+            self.blocking(move || read_document(&fetched, &id, timezone, now, max))
+                .await??
+        };
         remember_channel_hints(state, &doc.hints);
         self.record_success(source, state, &meta, now);
         state.title = doc.title.clone();
@@ -352,6 +362,7 @@ impl Ingest {
         let items = doc.stories.len();
         let encoding = doc.encoding;
         let (store, id, commit_state) = (self.store.clone(), source.id.clone(), state.clone());
+        let _writer = self.commit.acquire().await;
         let counts = self
             .blocking(move || {
                 let counts = store.commit_poll(&id, &doc.stories, &commit_state, &|old, new| {
@@ -486,6 +497,11 @@ fn remember_channel_hints(state: &mut SourceState, channel: &ChannelHints) {
     state.feed_interval_secs = hints.feed_interval.map(|d| d.as_secs());
     state.skip_hours = hints.skip_hours;
     state.skip_days = hints.skip_days;
+}
+
+/// How many documents are read (decoded, parsed, normalized) at once: one per core.
+fn cpu_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
 }
 
 /// The settings a [`Fetcher`] needs, from `[poll]`.

@@ -6,6 +6,7 @@
 //! makes two spellings of one item compare equal.
 
 mod canonical;
+mod simple;
 pub mod text;
 
 use std::collections::{HashMap, HashSet};

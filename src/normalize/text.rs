@@ -31,6 +31,7 @@ pub const MAX_HTML_DEPTH: usize = 256;
 /// absolute against the document's base so republished HTML works anywhere.
 pub struct Sanitizer {
     builder: ammonia::Builder<'static>,
+    base: Option<Url>,
 }
 
 impl Sanitizer {
@@ -41,17 +42,20 @@ impl Sanitizer {
             Some(base) => builder.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone())),
             None => builder.url_relative(ammonia::UrlRelative::Deny),
         };
-        Sanitizer { builder }
+        Sanitizer {
+            builder,
+            base: base.cloned(),
+        }
     }
 
     /// Sanitized HTML, or `None` when nothing visible is left. HTML nested deeper than
     /// [`MAX_HTML_DEPTH`] becomes its escaped plain text.
     pub fn clean(&self, html: &str) -> Option<String> {
-        let cleaned = if crate::html::nests_deeper_than(html, MAX_HTML_DEPTH) {
+        let cleaned = if let Some(clean) = super::simple::clean(html, self.base.as_ref()) {
+            // Most summaries are paragraphs, emphasis, links and images: the fast path.
+            clean
+        } else if crate::html::nests_deeper_than(html, MAX_HTML_DEPTH) {
             crate::html::escape(&html_to_text(html))
-        } else if crate::html::is_plainly_safe(html) {
-            // Most summaries are a few plain paragraphs: already what ammonia would return.
-            html.to_owned()
         } else {
             self.builder.clean(html).to_string()
         };
