@@ -93,6 +93,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // What `sosik poll` must be within 1.3x of.
     let store = fresh(&options("commit"))?;
     let started = Instant::now();
+    let cpu_before = cpu_secs();
     for (id, stories) in &batches {
         store.commit_poll(id, stories, &state_for(stories), &|old, new| {
             decide(old, new, now)
@@ -100,8 +101,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     store.flush_blocking()?;
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
     let stored = store.len();
     println!("commit_secs={secs:.3}");
+    if let Some(cpu) = cpu {
+        // All threads: ours and sled's own (log writes, epoch-based reclamation).
+        println!("commit_cpu_secs={cpu:.2}");
+    }
     println!("commit_stories={stored}");
     println!("commit_stories_per_sec={:.0}", stored as f64 / secs);
     println!("commit_store_bytes={}", dir_size(&options("commit").path));
@@ -132,6 +138,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("raw_two_trees_records_per_sec={:.0}", stored as f64 / two);
     let _ = std::fs::remove_dir_all(&base);
     Ok(())
+}
+
+/// CPU time (user + system) of this process so far, every thread included, from
+/// `/proc/self/stat`; `None` where there is no procfs.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel reports clock ticks of USER_HZ, 100 on Linux.
+    Some(ticks / 100.0)
 }
 
 /// The state a poll commits alongside its stories.

@@ -26,6 +26,7 @@ pub mod render;
 pub mod schedule;
 pub mod serve;
 pub mod store;
+pub mod workers;
 
 /// The message of a caught panic: the `&str` or `String` it was raised with.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -27,6 +27,7 @@ use crate::normalize::{Context, normalize};
 use crate::parse::{ChannelHints, ParseError, ParseOptions, parse};
 use crate::schedule::{self, Clock, Hints, Limits, Policy};
 use crate::store::{CommitCounts, Store, StoreError};
+use crate::workers::Workers;
 
 /// Why one poll of one source failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,17 @@ pub enum IngestError {
     /// A bug: the work for this source panicked. Caught, so the others go on.
     #[error("internal error while processing this source: {0}")]
     Panicked(String),
+}
+
+/// Why an [`Ingest`] could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The HTTP client could not be built.
+    #[error("{0}")]
+    Fetch(#[from] FetchError),
+    /// The CPU worker threads could not be started.
+    #[error("cannot start the CPU worker threads: {0}")]
+    Workers(#[from] std::io::Error),
 }
 
 /// How one poll ended.
@@ -124,9 +136,8 @@ pub struct Ingest {
     policy: Policy,
     clock: Clock,
     metrics: Option<Arc<Metrics>>,
-    /// Decode, parse and normalize are CPU work: at most one per core at a time, so fetched
-    /// documents wait as tasks, not as threads competing for the cores.
-    cpu: Arc<tokio::sync::Semaphore>,
+    /// Decode, parse, normalize and encode run here: one niced thread per core.
+    workers: Workers,
     /// The store has one writer: commits queue here as tasks instead of blocking threads on
     /// the store's writer lock.
     commit: Arc<tokio::sync::Semaphore>,
@@ -134,7 +145,7 @@ pub struct Ingest {
 
 impl Ingest {
     /// Builds the fetcher and limits from `config`.
-    pub fn new(config: Arc<Config>, store: Store) -> Result<Ingest, FetchError> {
+    pub fn new(config: Arc<Config>, store: Store) -> Result<Ingest, StartError> {
         let fetcher = Fetcher::new(fetch_settings(&config))?;
         let limits = Limits::new(config.poll.concurrency, config.poll.per_host_concurrency);
         let policy = Policy::new(config.poll.min_interval, config.poll.max_interval);
@@ -146,7 +157,7 @@ impl Ingest {
             policy,
             clock: Clock::System,
             metrics: None,
-            cpu: Arc::new(tokio::sync::Semaphore::new(cpu_slots())),
+            workers: Workers::new(cpu_threads())?,
             commit: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
@@ -350,24 +361,36 @@ impl Ingest {
         let meta = fetched.meta.clone();
         let max = self.config.store.max_items_per_source;
         let (id, timezone) = (source.id.clone(), source.timezone);
-        let doc = {
-            let _cpu = self.cpu.acquire().await;
-            self.blocking(move || read_document(&fetched, &id, timezone, now, max))
-                .await??
-        };
+        // Read on the niced CPU workers, and encode the new stories' records there too, so
+        // the store's writer only writes.
+        let store = self.store.clone();
+        let (doc, prepared) = self
+            .workers
+            .run(move || {
+                read_document(&fetched, &id, timezone, now, max).map(|doc| {
+                    let prepared = store.prepare(&doc.stories);
+                    (doc, prepared)
+                })
+            })
+            .await
+            .map_err(IngestError::Panicked)??;
         remember_channel_hints(state, &doc.hints);
         self.record_success(source, state, &meta, now);
         state.title = doc.title.clone();
-        state.current = doc.stories.iter().map(Story::key).collect();
+        state.current = prepared.keys().to_vec();
         let items = doc.stories.len();
         let encoding = doc.encoding;
         let (store, id, commit_state) = (self.store.clone(), source.id.clone(), state.clone());
         let _writer = self.commit.acquire().await;
         let counts = self
             .blocking(move || {
-                let counts = store.commit_poll(&id, &doc.stories, &commit_state, &|old, new| {
-                    decide(old, new, now)
-                })?;
+                let counts = store.commit_prepared(
+                    &id,
+                    &doc.stories,
+                    prepared,
+                    &commit_state,
+                    &|old, new| decide(old, new, now),
+                )?;
                 let protect: HashSet<_> = commit_state.current.iter().copied().collect();
                 store.enforce_cap(&id, max, &protect)?;
                 Ok::<_, StoreError>(counts)
@@ -500,7 +523,7 @@ fn remember_channel_hints(state: &mut SourceState, channel: &ChannelHints) {
 }
 
 /// How many documents are read (decoded, parsed, normalized) at once: one per core.
-fn cpu_slots() -> usize {
+fn cpu_threads() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 

@@ -5,10 +5,11 @@
 //! It answers only for fragments it understands completely, and then exactly as ammonia's
 //! defaults would: the same elements, the attributes ammonia keeps (others dropped), URLs with
 //! an allowed scheme kept as written, relative ones resolved against the base, and
-//! `rel="noopener noreferrer"` on links. Anything else (an element outside [`ELEMENTS`], a
-//! comment, a stray `<`, `>` or `&`, an unquoted or repeated attribute, a URL it would have to
-//! judge, nesting an HTML parser would rearrange) answers `None`, and ammonia takes the
-//! fragment. Pure; owns no policy of its own beyond that subset.
+//! `rel="noopener noreferrer"` on links, a plain `&` (`R&D`) escaped. Anything else (an
+//! element outside [`ELEMENTS`], a comment, a stray `<` or `>`, an `&` a parser might read as a
+//! reference it does not know, an unquoted or repeated attribute, a URL it would have to judge,
+//! nesting an HTML parser would rearrange) answers `None`, and ammonia takes the fragment.
+//! Pure; owns no policy of its own beyond that subset.
 
 use url::Url;
 
@@ -111,11 +112,17 @@ pub(super) fn clean(html: &str, base: Option<&Url>) -> Option<String> {
                 out.push('\n');
                 rest = rest.strip_prefix("\r\n").unwrap_or(&rest[1..]);
             }
-            b'&' => {
-                let (_, len) = reference(rest)?;
-                out.push_str(&rest[..len]);
-                rest = &rest[len..];
-            }
+            b'&' => match reference(rest) {
+                Some((_, len)) => {
+                    out.push_str(&rest[..len]);
+                    rest = &rest[len..];
+                }
+                None if is_plain_ampersand(rest) => {
+                    out.push_str("&amp;");
+                    rest = &rest[1..];
+                }
+                None => return None,
+            },
             b'<' => rest = tag(rest, &mut open, &mut out, base)?,
             // A stray `>`, or a NUL (which parsers drop or replace).
             _ => return None,
@@ -258,7 +265,7 @@ fn attribute(s: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// An attribute value with its character references decoded and its line breaks read as LF;
-/// `None` at a stray `&`.
+/// `None` at an `&` whose reading is not plain.
 fn decoded(raw: &str) -> Option<String> {
     let mut value = String::with_capacity(raw.len());
     let mut rest = raw;
@@ -268,10 +275,14 @@ fn decoded(raw: &str) -> Option<String> {
         if let Some(after) = rest.strip_prefix('\r') {
             value.push('\n');
             rest = after.strip_prefix('\n').unwrap_or(after);
-        } else {
-            let (c, len) = reference(rest)?;
+        } else if let Some((c, len)) = reference(rest) {
             value.push(c);
             rest = &rest[len..];
+        } else if is_plain_ampersand(rest) {
+            value.push('&');
+            rest = &rest[1..];
+        } else {
+            return None;
         }
     }
     value.push_str(rest);
@@ -295,6 +306,37 @@ fn url_value(value: &str, base: Option<&Url>) -> Option<String> {
 /// `&#128;` to `&#159;` mean windows-1252's characters there, so they are left to ammonia.
 fn reference(s: &str) -> Option<(char, usize)> {
     decode_reference(s).filter(|(c, _)| !('\u{80}'..='\u{9F}').contains(c))
+}
+
+/// Names HTML reads as character references even without their `;` (the standard's legacy
+/// list): `&copy2024` reads "©2024", so an `&` before one of them is not plain text.
+const LEGACY_REFERENCES: &[&str] = &[
+    "AElig", "AMP", "Aacute", "Acirc", "Agrave", "Aring", "Atilde", "Auml", "COPY", "Ccedil",
+    "ETH", "Eacute", "Ecirc", "Egrave", "Euml", "GT", "Iacute", "Icirc", "Igrave", "Iuml", "LT",
+    "Ntilde", "Oacute", "Ocirc", "Ograve", "Oslash", "Otilde", "Ouml", "QUOT", "REG", "THORN",
+    "Uacute", "Ucirc", "Ugrave", "Uuml", "Yacute", "aacute", "acirc", "acute", "aelig", "agrave",
+    "amp", "aring", "atilde", "auml", "brvbar", "ccedil", "cedil", "cent", "copy", "curren", "deg",
+    "divide", "eacute", "ecirc", "egrave", "eth", "euml", "frac12", "frac14", "frac34", "gt",
+    "iacute", "icirc", "iexcl", "igrave", "iquest", "iuml", "laquo", "lt", "macr", "micro",
+    "middot", "nbsp", "not", "ntilde", "oacute", "ocirc", "ograve", "ordf", "ordm", "oslash",
+    "otilde", "ouml", "para", "plusmn", "pound", "quot", "raquo", "reg", "sect", "shy", "sup1",
+    "sup2", "sup3", "szlig", "thorn", "times", "uacute", "ucirc", "ugrave", "uml", "uuml",
+    "yacute", "yen", "yuml",
+];
+
+/// Whether the `&` starting `s` is plain text to an HTML parser (`R&D`, `AT&T`, `a & b`):
+/// followed by neither a number sign nor a name, or by a name that is no reference, has no
+/// `;` and starts with none of [`LEGACY_REFERENCES`].
+fn is_plain_ampersand(s: &str) -> bool {
+    let after = &s[1..];
+    let name = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    if name == 0 {
+        return !after.starts_with('#');
+    }
+    !after[name..].starts_with(';')
+        && !LEGACY_REFERENCES
+            .iter()
+            .any(|legacy| after[..name].starts_with(legacy))
 }
 
 /// Escapes an attribute value the way HTML serializers do: `&`, `"` and no-break spaces.

@@ -46,7 +46,9 @@ const ALIASES: &[(&str, &str)] = &[
 
 /// Whether `text` declares one of the namespaces [`rewrite`] moves (a cheap test before it).
 pub(super) fn has_legacy_namespace(text: &str) -> bool {
-    ALIASES.iter().any(|(legacy, _)| text.contains(legacy))
+    ALIASES
+        .iter()
+        .any(|(legacy, _)| memchr::memmem::find(text.as_bytes(), legacy.as_bytes()).is_some())
 }
 
 /// The name of the legacy format `text` is in, for `inspect`, when feed-rs would name it

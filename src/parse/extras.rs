@@ -64,7 +64,7 @@ pub(super) fn worth_scanning(text: &str) -> bool {
         "updateFrequency",
     ]
     .iter()
-    .any(|marker| text.contains(marker))
+    .any(|marker| memchr::memmem::find(text.as_bytes(), marker.as_bytes()).is_some())
 }
 
 /// Scans `text`; stops quietly at the first XML error with what it has so far.

@@ -84,6 +84,21 @@ pub struct CommitCounts {
     pub unchanged: u32,
 }
 
+/// A poll's stories made ready for [`Store::commit_prepared`] by [`Store::prepare`].
+#[derive(Debug)]
+pub struct Prepared {
+    keys: Vec<StoryKey>,
+    /// Per story: its record and index header if it is new, else `None`.
+    new: Vec<Option<(Vec<u8>, records::StoryHeader)>>,
+}
+
+impl Prepared {
+    /// The stories' keys, in their order.
+    pub fn keys(&self) -> &[StoryKey] {
+        &self.keys
+    }
+}
+
 /// Settings for opening a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -232,6 +247,9 @@ impl Store {
     /// Commits one poll of `source` atomically: every story and the source's new state, in one
     /// batch. A story already stored is judged by `decide` against the stored version; one not
     /// stored is new, as `decide` would say, and is written without a copy.
+    ///
+    /// [`Store::prepare`] then [`Store::commit_prepared`]; a pipeline calls the two apart, so
+    /// the encoding runs beside the writer instead of inside it.
     pub fn commit_poll(
         &self,
         source: &SourceId,
@@ -239,20 +257,63 @@ impl Store {
         state: &SourceState,
         decide: &dyn Fn(Option<&Story>, &Story) -> Change,
     ) -> Result<CommitCounts, StoreError> {
+        let prepared = self.prepare(stories);
+        self.commit_prepared(source, stories, prepared, state, decide)
+    }
+
+    /// The part of a commit that needs no writer: every story's key, and the record of each
+    /// story the store does not hold yet, encoded as it will be written if it is still new at
+    /// commit time. Any thread; takes the index's read lock only.
+    pub fn prepare(&self, stories: &[Story]) -> Prepared {
+        let keys: Vec<StoryKey> = stories.iter().map(Story::key).collect();
+        let known: Vec<bool> = {
+            let index = self.read_index();
+            keys.iter().map(|k| index.contains(k)).collect()
+        };
+        let new = stories
+            .iter()
+            .zip(known)
+            .map(|(story, known)| (!known).then(|| (encode_story(story), header_of(story))))
+            .collect();
+        Prepared { keys, new }
+    }
+
+    /// Commits `stories` as [`Store::commit_poll`] does, from what [`Store::prepare`] made of
+    /// the same slice. A story stored between the two is judged by `decide` like any other.
+    pub fn commit_prepared(
+        &self,
+        source: &SourceId,
+        stories: &[Story],
+        prepared: Prepared,
+        state: &SourceState,
+        decide: &dyn Fn(Option<&Story>, &Story) -> Change,
+    ) -> Result<CommitCounts, StoreError> {
+        assert_eq!(
+            prepared.keys.len(),
+            stories.len(),
+            "prepared from other stories"
+        );
         let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut counts = CommitCounts::default();
         let mut batch = sled::Batch::default();
         let mut written = Vec::new();
         let known: Vec<bool> = {
             let index = self.read_index();
-            stories.iter().map(|s| index.contains(&s.key())).collect()
+            prepared.keys.iter().map(|k| index.contains(k)).collect()
         };
-        for (incoming, known) in stories.iter().zip(known) {
-            let key = incoming.key();
+        let items = stories.iter().zip(prepared.keys).zip(prepared.new);
+        for (((incoming, key), new), known) in items.zip(known) {
             // Only stories the index knows need a read and a decision: one not stored is new
             // (`decide`'s contract), and is written as it came, without a copy.
-            let stored = if known { self.get(&key)? } else { None };
-            let next = match stored {
+            if !known {
+                counts.new += 1;
+                let (record, header) =
+                    new.unwrap_or_else(|| (encode_story(incoming), header_of(incoming)));
+                batch.insert(&story_key(&key), record);
+                written.push((key, header));
+                continue;
+            }
+            let next = match self.get(&key)? {
                 None => {
                     counts.new += 1;
                     std::borrow::Cow::Borrowed(incoming)

@@ -420,3 +420,34 @@ async fn many_concurrent_commits_and_flushes_never_deadlock() {
     }
     assert_eq!(store.len(), 300 * 20);
 }
+
+/// A pipeline prepares (encodes new stories) away from the writer; a story another source
+/// stores in between is still merged, not overwritten by the record prepared as new.
+#[test]
+fn a_story_stored_between_prepare_and_commit_is_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let from_all = vec![
+        story("mk-all", 1, "삼성 회동", 2),
+        story("mk-all", 2, "둘", 2),
+    ];
+    let prepared = store.prepare(&from_all);
+    assert_eq!(prepared.keys(), &[from_all[0].key(), from_all[1].key()]);
+    // The section feed commits the same story first.
+    commit(&store, "mk-it", &[story("mk-it", 1, "삼성 회동", 2)], at(2));
+    let id = SourceId::new("mk-all").unwrap();
+    let counts = store
+        .commit_prepared(
+            &id,
+            &from_all,
+            prepared,
+            &SourceState::default(),
+            &|old, new| decide(old, new, at(2)),
+        )
+        .unwrap();
+    assert_eq!((counts.new, counts.unchanged), (1, 1));
+    let merged = store.get(&from_all[0].key()).unwrap().unwrap();
+    let sources: Vec<&str> = merged.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(sources, ["mk-it", "mk-all"]);
+    assert_eq!(store.len(), 2);
+}

@@ -1,0 +1,116 @@
+//! CPU workers: a few threads of their own, at a lower scheduling priority, for the work a poll
+//! does per document (decode, parse, normalize, encode).
+//!
+//! Reading documents is the bulk of a poll's CPU time and can wait; the store's single writer
+//! and the HTTP server cannot. On their own threads, niced (Linux), the readers take whatever
+//! CPU is left, so a large poll neither starves the writer it feeds nor the feeds being
+//! served. Owns only the threads; knows nothing of what it runs. A job that panics answers
+//! with the panic's message; the threads exit when the pool is dropped.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, mpsc};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How much lower than the rest of the process the workers run (a `nice` increment).
+const NICENESS: i32 = 5;
+
+/// A fixed pool of worker threads. Cheap to clone; the threads stop after the last clone goes.
+#[derive(Debug, Clone)]
+pub struct Workers {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Workers {
+    /// `threads` workers (at least one), named `sosik-cpu-N`.
+    pub fn new(threads: usize) -> std::io::Result<Workers> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("sosik-cpu-{n}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held only to take one job.
+                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(Workers { jobs })
+    }
+
+    /// Runs `work` on a worker and waits for it without blocking the async runtime; a panic in
+    /// `work` comes back as its message.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let result =
+                catch_unwind(AssertUnwindSafe(work)).map_err(|p| crate::panic_message(&*p));
+            let _ = done.send(result);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| "the CPU workers are gone".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "a CPU worker stopped before answering".to_owned())?
+    }
+}
+
+/// Lowers the calling thread's priority by [`NICENESS`]; best effort (Linux only).
+fn lower_priority() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `gettid` and `setpriority` take no pointers; on Linux a thread id names one
+    // thread for PRIO_PROCESS, so only this thread is affected.
+    unsafe {
+        let tid = libc::gettid();
+        let current = libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t);
+        let _ = libc::setpriority(
+            libc::PRIO_PROCESS,
+            tid as libc::id_t,
+            current.saturating_add(NICENESS),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn jobs_run_and_panics_come_back_as_messages() {
+        let workers = Workers::new(2).unwrap();
+        let answers = futures_util::future::join_all((0..8).map(|n| workers.run(move || n * 2)));
+        let answers: Vec<_> = answers.await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers, (0..8).map(|n| n * 2).collect::<Vec<_>>());
+        let err = workers
+            .run(|| -> u32 { panic!("feed-rs fell over") })
+            .await
+            .unwrap_err();
+        assert!(err.contains("feed-rs fell over"), "{err}");
+        // The worker that caught the panic still serves.
+        assert_eq!(workers.run(|| 7).await, Ok(7));
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[tokio::test]
+    async fn workers_run_at_a_lower_priority() {
+        let workers = Workers::new(1).unwrap();
+        // SAFETY: as in `lower_priority`.
+        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        let theirs = workers
+            .run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) })
+            .await
+            .unwrap();
+        assert_eq!(theirs, (ours + NICENESS).min(19));
+    }
+}
