@@ -1,6 +1,7 @@
 //! Presentation of each command: tables for people, JSON Lines for scripts. Every command's
 //! work is a library call; this file only formats and picks exit codes.
 
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -77,7 +78,12 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
     store.close()?;
 
     // Config order, so the table reads like the config.
-    reports.sort_by_key(|r| selected.iter().position(|s| s.id == r.source));
+    let order: HashMap<&SourceId, usize> = selected
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (&s.id, i))
+        .collect();
+    reports.sort_by_key(|r| order.get(&r.source).copied());
     let mut out = std::io::stdout().lock();
     print_poll_table(&mut out, &reports)?;
     let failed = reports.iter().filter(|r| !r.outcome.is_success()).count();
