@@ -44,7 +44,7 @@ struct Args {
     no_pipeline: bool,
 }
 
-type Batch = (sosik::model::SourceId, Vec<Story>);
+type Batch = (sosik::model::SourceId, Vec<Story>, chrono::DateTime<Utc>);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
@@ -53,7 +53,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let started = Instant::now();
     let mut batches: Vec<Batch> = Vec::new();
-    for source in &config.sources {
+    for (n, source) in config.sources.iter().enumerate() {
+        // Each poll has its own time, as in `sosik poll`: new stories' first-seen time.
+        let now = now + chrono::Duration::milliseconds(n as i64);
         let body = std::fs::read(
             args.out
                 .join("www/feeds")
@@ -75,9 +77,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             now,
             config.store.max_items_per_source,
         )?;
-        batches.push((source.id.clone(), doc.stories));
+        batches.push((source.id.clone(), doc.stories, now));
     }
-    let items: usize = batches.iter().map(|(_, s)| s.len()).sum();
+    let items: usize = batches.iter().map(|(_, s, _)| s.len()).sum();
     println!(
         "sources={} items={items} prepare_secs={:.3}",
         batches.len(),
@@ -94,9 +96,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = fresh(&options("commit"))?;
     let started = Instant::now();
     let cpu_before = cpu_secs();
-    for (id, stories) in &batches {
+    for (id, stories, at) in &batches {
         store.commit_poll(id, stories, &state_for(stories), &|old, new| {
-            decide(old, new, now)
+            decide(old, new, *at)
         })?;
     }
     store.flush_blocking()?;
@@ -117,9 +119,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let store = fresh(&options("pipeline"))?;
         let max = config.store.max_items_per_source;
         let started = Instant::now();
-        for (id, stories) in &batches {
+        for (id, stories, at) in &batches {
             let state = state_for(stories);
-            store.commit_poll(id, stories, &state, &|old, new| decide(old, new, now))?;
+            store.commit_poll(id, stories, &state, &|old, new| decide(old, new, *at))?;
             let protect: HashSet<_> = state.current.iter().copied().collect();
             store.enforce_cap(id, max, &protect)?;
             store.flush_blocking()?;

@@ -87,6 +87,11 @@ impl Index {
         }
     }
 
+    /// When a story was first seen (µs), if it is stored: part of its record's key.
+    pub(super) fn first_seen(&self, key: &StoryKey) -> Option<i64> {
+        self.entries.get(key).map(|e| e.first_seen)
+    }
+
     pub(super) fn contains(&self, key: &StoryKey) -> bool {
         self.entries.contains_key(key)
     }

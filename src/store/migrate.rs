@@ -1,14 +1,20 @@
 //! Layout migrations, run at open. Layout 1 (this project's first days) kept four trees:
 //! `stories`, `by_time`, `by_source` (on-disk indexes) and `sources`. Layout 2 keeps one record
-//! per story in `data` and builds the indexes in memory.
+//! per story in `data` and builds the indexes in memory. Layout 3 keys those records by
+//! first-seen time before the story key.
 
-use super::records::{decode_story_v1, encode_story};
+use super::records::{decode_header, decode_story_v1, encode_story, micros};
+use super::{SCHEMA_VERSION, story_key};
+use crate::model::StoryKey;
+
+/// Records moved per batch by [`from_v2`]: bounds the memory a migration holds.
+const MOVES_PER_BATCH: usize = 10_000;
 
 const V1_TREES: [&str; 4] = ["stories", "by_time", "by_source", "sources"];
 
-/// Copies layout-1 stories and source states into `data` in one atomic batch, records layout
-/// 2, and drops the old trees. Safe to repeat: a crash before the version is written redoes
-/// the copy, which overwrites with the same records.
+/// Copies layout-1 stories and source states into `data` (with layout-3 keys) in one atomic
+/// batch, records the current layout, and drops the old trees. Safe to repeat: a crash before
+/// the version is written redoes the copy, which overwrites with the same records.
 pub(super) fn from_v1(db: &sled::Db, meta: &sled::Tree, data: &sled::Tree) -> Result<(), String> {
     let stories = db.open_tree("stories").map_err(|e| e.to_string())?;
     let sources = db.open_tree("sources").map_err(|e| e.to_string())?;
@@ -18,9 +24,11 @@ pub(super) fn from_v1(db: &sled::Db, meta: &sled::Tree, data: &sled::Tree) -> Re
         let (k, v) = entry.map_err(|e| e.to_string())?;
         match decode_story_v1(&v) {
             Ok(story) if k.len() == 16 => {
-                let mut key = vec![b'S'];
-                key.extend_from_slice(&k);
-                batch.insert(key, encode_story(&story));
+                let key = StoryKey(k.as_ref().try_into().expect("16 bytes"));
+                batch.insert(
+                    &story_key(&key, micros(story.first_seen)),
+                    encode_story(&story),
+                );
                 moved += 1;
             }
             _ => skipped += 1,
@@ -33,15 +41,60 @@ pub(super) fn from_v1(db: &sled::Db, meta: &sled::Tree, data: &sled::Tree) -> Re
         batch.insert(key, v);
     }
     data.apply_batch(batch).map_err(|e| e.to_string())?;
-    meta.insert("schema", &super::SCHEMA_VERSION.to_be_bytes())
+    meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
         .map_err(|e| e.to_string())?;
     db.flush().map_err(|e| e.to_string())?;
     tracing::info!(
         moved,
         skipped,
-        "migrated the store from layout 1 to layout 2"
+        "migrated the store from layout 1 to layout {SCHEMA_VERSION}"
     );
     drop_v1_leftovers(db)
+}
+
+/// Moves every layout-2 story record (`S` + story key) to its layout-3 key (`S` + first-seen
+/// time + story key), a bounded batch at a time, then records layout 3. Each batch moves
+/// records atomically and the old keys are the only ones it looks for, so a crash midway is
+/// finished by the next open. The index and its snapshot are unchanged: same stories, same
+/// headers.
+pub(super) fn from_v2(meta: &sled::Tree, data: &sled::Tree) -> Result<(), String> {
+    // The old keys first (17 bytes each), so each record is read once.
+    let mut old = Vec::new();
+    for key in data.scan_prefix(b"S").keys() {
+        let key = key.map_err(|e| e.to_string())?;
+        if key.len() == 17 {
+            old.push(key);
+        }
+    }
+    let (mut moved, mut skipped) = (0usize, 0usize);
+    for chunk in old.chunks(MOVES_PER_BATCH) {
+        let mut batch = sled::Batch::default();
+        for k in chunk {
+            let Some(v) = data.get(k).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            batch.remove(k);
+            match decode_header(&v) {
+                Ok(header) => {
+                    let key = StoryKey(k[1..].try_into().expect("16 bytes"));
+                    batch.insert(&story_key(&key, header.first_seen), v);
+                    moved += 1;
+                }
+                // Unreadable under layout 2 as well: nothing to keep.
+                Err(_) => skipped += 1,
+            }
+        }
+        data.apply_batch(batch).map_err(|e| e.to_string())?;
+    }
+    meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
+        .map_err(|e| e.to_string())?;
+    data.flush().map_err(|e| e.to_string())?;
+    tracing::info!(
+        moved,
+        skipped,
+        "migrated the store from layout 2 to layout {SCHEMA_VERSION}"
+    );
+    Ok(())
 }
 
 /// Drops layout-1 trees a crash left behind after a finished migration.

@@ -10,12 +10,23 @@ fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, 0, 0, 0).unwrap()
 }
 
+/// Opens the store in `dir`. sled releases its file lock from a background thread after the
+/// last handle goes, so a test that reopens at once may find it still held for a moment:
+/// retried for at most two seconds.
 fn open(dir: &Path) -> Store {
-    Store::open(&StoreOptions {
+    let options = StoreOptions {
         path: dir.join("db"),
         cache_capacity: 8 << 20,
-    })
-    .unwrap()
+    };
+    for _ in 0..100 {
+        match Store::open(&options) {
+            Err(StoreError::Open { reason, .. }) if reason.contains("another sosik process") => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    Store::open(&options).unwrap()
 }
 
 fn story(source: &str, n: u32, title: &str, day: u32) -> Story {
@@ -286,7 +297,7 @@ fn a_layout_1_store_is_migrated_at_open() {
             .unwrap()
             .unwrap()
             .as_ref(),
-        &2u32.to_be_bytes()
+        &SCHEMA_VERSION.to_be_bytes()
     );
 }
 
@@ -450,4 +461,79 @@ fn a_story_stored_between_prepare_and_commit_is_merged() {
     let sources: Vec<&str> = merged.sources.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(sources, ["mk-it", "mk-all"]);
     assert_eq!(store.len(), 2);
+}
+
+/// Layout 2 keyed story records by the story key alone; layout 3 puts the first-seen time
+/// first. A layout-2 store, including one whose migration a crash interrupted (some records
+/// already moved), opens with every story readable and only layout-3 keys left.
+#[test]
+fn a_layout_2_store_is_migrated_at_open_even_when_half_done() {
+    for moved_before in [0, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let stories = [
+            story("mk", 1, "하나", 1),
+            story("mk", 2, "둘", 2),
+            story("mk", 3, "셋", 3),
+            story("mk", 4, "넷", 4),
+        ];
+        {
+            let store = open(dir.path());
+            for (day, s) in (1..).zip(&stories) {
+                commit(&store, "mk", std::slice::from_ref(s), at(day));
+            }
+            store.close().unwrap();
+        }
+        {
+            // Rewrite it as layout 2 (all but `moved_before` records under their old keys).
+            let db = sled::open(dir.path().join("db")).unwrap();
+            let data = db.open_tree("data").unwrap();
+            let records: Vec<_> = data.scan_prefix(b"S").map(Result::unwrap).collect();
+            assert_eq!(records.len(), 4);
+            for (k, v) in records.into_iter().skip(moved_before) {
+                assert_eq!(k.len(), 25);
+                let mut old = vec![b'S'];
+                old.extend_from_slice(&k[9..]);
+                data.remove(&k).unwrap();
+                data.insert(old, v).unwrap();
+            }
+            db.open_tree("meta")
+                .unwrap()
+                .insert("schema", &2u32.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        {
+            let store = open(dir.path());
+            assert_eq!(titles(&store), vec!["넷", "셋", "둘", "하나"]);
+            for s in &stories {
+                assert_eq!(store.get(&s.key()).unwrap().unwrap().title, s.title);
+            }
+            // Still writable: a new story and a merge.
+            commit(
+                &store,
+                "it",
+                &[story("it", 4, "넷", 4), story("it", 5, "다섯", 5)],
+                at(5),
+            );
+            assert_eq!(store.len(), 5);
+            store.flush_blocking().unwrap();
+        }
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let keys: Vec<usize> = db
+            .open_tree("data")
+            .unwrap()
+            .scan_prefix(b"S")
+            .map(|e| e.unwrap().0.len())
+            .collect();
+        assert_eq!(keys, vec![25; 5], "moved before: {moved_before}");
+        assert_eq!(
+            db.open_tree("meta")
+                .unwrap()
+                .get("schema")
+                .unwrap()
+                .unwrap()
+                .as_ref(),
+            &3u32.to_be_bytes()
+        );
+    }
 }
