@@ -24,6 +24,34 @@ pub enum Change {
     Unchanged,
 }
 
+/// What [`decide`] answers when the stored story's sources settle it, without its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortcut {
+    /// [`Change::Unchanged`].
+    Unchanged,
+    /// [`Change::Merged`] with the stored story as it is, plus the incoming source appended.
+    AddSource,
+}
+
+/// [`decide`]'s answer from the stored story's `(source id, fingerprint)` pairs alone, when
+/// they settle it: the incoming source already carries this exact version (unchanged), or has
+/// never carried the story (another source's copy: the source is added). `None` when the
+/// source sent a different version: only the text can say whether that is an edit. Lets the
+/// store judge most known stories from a record's header, without decoding its body.
+pub fn shortcut<'a>(
+    stored: impl IntoIterator<Item = (&'a str, u64)>,
+    incoming: &Story,
+) -> Option<Shortcut> {
+    let Some(from) = incoming.sources.first() else {
+        return Some(Shortcut::Unchanged);
+    };
+    match stored.into_iter().find(|(id, _)| *id == from.id.as_str()) {
+        Some((_, fingerprint)) if fingerprint == from.fingerprint => Some(Shortcut::Unchanged),
+        Some(_) => None,
+        None => Some(Shortcut::AddSource),
+    }
+}
+
 /// Decides what `incoming` (fresh from one source, carrying exactly that source in
 /// `sources`) means against the `stored` version, at time `now`.
 pub fn decide(stored: Option<&Story>, incoming: &Story, now: DateTime<Utc>) -> Change {
@@ -66,6 +94,7 @@ pub fn decide(stored: Option<&Story>, incoming: &Story, now: DateTime<Utc>) -> C
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use proptest::prelude::*;
 
     use super::*;
     use crate::model::{Identity, SourceId};
@@ -173,5 +202,41 @@ mod tests {
         ids_ba.sort();
         assert_eq!(ids_ab, ids_ba);
         assert_eq!(ab.fingerprint(), ba.fingerprint());
+    }
+
+    proptest! {
+        /// Whenever the shortcut answers, it is what `decide` answers.
+        #[test]
+        fn the_shortcut_agrees_with_decide(
+            stored_sources in prop::collection::vec((0..4u8, 0..3u64), 0..4),
+            from in 0..4u8,
+            fingerprint in 0..3u64,
+        ) {
+            let mut stored = story("s0", "제목", at(2));
+            stored.sources = stored_sources
+                .iter()
+                .map(|(id, fp)| StorySource {
+                    id: SourceId::new(&format!("s{id}")).unwrap(),
+                    fingerprint: *fp,
+                })
+                .collect();
+            let mut incoming = story("s0", "제목", at(3));
+            incoming.sources = vec![StorySource {
+                id: SourceId::new(&format!("s{from}")).unwrap(),
+                fingerprint,
+            }];
+            let pairs = stored.sources.iter().map(|s| (s.id.as_str(), s.fingerprint));
+            match shortcut(pairs, &incoming) {
+                Some(Shortcut::Unchanged) => {
+                    prop_assert_eq!(decide(Some(&stored), &incoming, at(3)), Change::Unchanged)
+                }
+                Some(Shortcut::AddSource) => {
+                    let mut next = stored.clone();
+                    next.sources.push(incoming.sources[0].clone());
+                    prop_assert_eq!(decide(Some(&stored), &incoming, at(3)), Change::Merged(next))
+                }
+                None => prop_assert!(stored.sources.iter().any(|s| s.id == incoming.sources[0].id)),
+            }
+        }
     }
 }

@@ -34,12 +34,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::dedupe::Change;
+use crate::dedupe::{Change, Shortcut};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 use index::{Index, Slot};
 pub use records::RecordError;
 use records::{
-    decode_header, decode_source, decode_story, encode_source, encode_story, header_of, micros,
+    decode_header, decode_source, decode_story, encode_source, encode_story, header_of,
+    join_record, micros, split_record,
 };
 
 /// The on-disk layout version this release reads and writes.
@@ -267,8 +268,10 @@ impl Store {
     }
 
     /// Commits one poll of `source` atomically: every story and the source's new state, in one
-    /// batch. A story already stored is judged by `decide` against the stored version; one not
-    /// stored is new, as `decide` would say, and is written without a copy.
+    /// batch. A story already stored is judged by [`crate::dedupe::shortcut`] from its record's
+    /// header when that settles it, else by `decide` against the stored version (so `decide`
+    /// must agree with the shortcut, as `dedupe::decide` does); one not stored is new, as
+    /// `decide` would say, and is written without a copy.
     ///
     /// [`Store::prepare`] then [`Store::commit_prepared`]; a pipeline calls the two apart, so
     /// the encoding runs beside the writer instead of inside it.
@@ -319,51 +322,72 @@ impl Store {
         let mut counts = CommitCounts::default();
         let mut batch = sled::Batch::default();
         let mut written = Vec::new();
-        let known: Vec<bool> = {
+        let first_seen: Vec<Option<i64>> = {
             let index = self.read_index();
-            prepared.keys.iter().map(|k| index.contains(k)).collect()
+            prepared.keys.iter().map(|k| index.first_seen(k)).collect()
         };
         let items = stories.iter().zip(prepared.keys).zip(prepared.new);
-        for (((incoming, key), new), known) in items.zip(known) {
-            // Only stories the index knows need a read and a decision: one not stored is new
-            // (`decide`'s contract), and is written as it came, without a copy.
-            if !known {
+        for (((incoming, key), new), first_seen) in items.zip(first_seen) {
+            // Only stories the index knows need a read and a decision.
+            let stored = match first_seen {
+                Some(first_seen) => self
+                    .data
+                    .get(story_key(&key, first_seen))?
+                    .map(|bytes| (first_seen, bytes)),
+                None => None,
+            };
+            let Some((first_seen, bytes)) = stored else {
+                // Not stored: new (`decide`'s contract), written as prepared, without a copy.
                 counts.new += 1;
                 let (record, header) =
                     new.unwrap_or_else(|| (encode_story(incoming), header_of(incoming)));
                 batch.insert(&story_key(&key, header.first_seen), record);
                 written.push((key, header));
                 continue;
-            }
-            let stored = self.read_index().first_seen(&key);
-            let next = match self.get(&key)? {
-                None => {
-                    counts.new += 1;
-                    std::borrow::Cow::Borrowed(incoming)
+            };
+            // Most known stories are settled by the record's header alone (the same version
+            // again, or another source's copy): no body to decompress, decode or re-encode.
+            let (header, body) = split_record(&bytes)?;
+            let pairs = header.sources.iter().map(|(id, f)| (id.as_str(), *f));
+            match crate::dedupe::shortcut(pairs, incoming) {
+                Some(Shortcut::Unchanged) => {
+                    counts.unchanged += 1;
+                    continue;
                 }
-                Some(old) => match decide(Some(&old), incoming) {
-                    Change::New(s) => {
-                        counts.new += 1;
-                        std::borrow::Cow::Owned(s)
+                Some(Shortcut::AddSource) => {
+                    counts.unchanged += 1;
+                    let mut header = header.clone();
+                    if let Some(from) = incoming.sources.first() {
+                        header.sources.push((from.id.to_string(), from.fingerprint));
                     }
-                    Change::Updated(s) => {
-                        counts.updated += 1;
-                        std::borrow::Cow::Owned(s)
-                    }
-                    Change::Merged(s) => {
-                        counts.unchanged += 1;
-                        std::borrow::Cow::Owned(s)
-                    }
-                    Change::Unchanged => {
-                        counts.unchanged += 1;
-                        continue;
-                    }
-                },
+                    batch.insert(&story_key(&key, first_seen), join_record(&header, body));
+                    written.push((key, header));
+                    continue;
+                }
+                None => {}
+            }
+            let next = match decide(Some(&decode_story(&bytes)?), incoming) {
+                Change::New(s) => {
+                    counts.new += 1;
+                    s
+                }
+                Change::Updated(s) => {
+                    counts.updated += 1;
+                    s
+                }
+                Change::Merged(s) => {
+                    counts.unchanged += 1;
+                    s
+                }
+                Change::Unchanged => {
+                    counts.unchanged += 1;
+                    continue;
+                }
             };
             let header = header_of(&next);
-            if let Some(old) = stored.filter(|old| *old != header.first_seen) {
+            if header.first_seen != first_seen {
                 // Not done by `decide` today; if it ever is, the record moves.
-                batch.remove(&story_key(&key, old));
+                batch.remove(&story_key(&key, first_seen));
             }
             batch.insert(&story_key(&key, header.first_seen), encode_story(&next));
             written.push((key, header));

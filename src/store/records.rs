@@ -327,6 +327,22 @@ pub(super) fn decode_header(bytes: &[u8]) -> Result<StoryHeader, RecordError> {
     Ok(header)
 }
 
+/// A story record's header, and its body as stored (still compressed), to write the same body
+/// under a changed header with [`join_record`].
+pub(super) fn split_record(bytes: &[u8]) -> Result<(StoryHeader, &[u8]), RecordError> {
+    let rest = versioned(bytes, STORY_V2)?;
+    postcard::take_from_bytes(rest).map_err(|e| RecordError::Decode(e.to_string()))
+}
+
+/// A story record from a header and a body taken from [`split_record`].
+pub(super) fn join_record(header: &StoryHeader, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + 64 + body.len());
+    out.push(STORY_V2);
+    out = postcard::to_extend(header, out).expect("a story header always serializes");
+    out.extend_from_slice(body);
+    out
+}
+
 pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
     let rest = versioned(bytes, STORY_V2)?;
     let decode_err = |e: postcard::Error| RecordError::Decode(e.to_string());

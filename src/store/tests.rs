@@ -460,6 +460,9 @@ fn a_story_stored_between_prepare_and_commit_is_merged() {
     let merged = store.get(&from_all[0].key()).unwrap().unwrap();
     let sources: Vec<&str> = merged.sources.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(sources, ["mk-it", "mk-all"]);
+    // Merged from the record's header: the body is the one stored.
+    assert_eq!(merged.title, "삼성 회동");
+    assert_eq!(merged.link, from_all[0].link);
     assert_eq!(store.len(), 2);
 }
 
