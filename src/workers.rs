@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, mpsc};
 type Job = Box<dyn FnOnce() + Send>;
 
 /// How much lower than the rest of the process the workers run (a `nice` increment).
-const NICENESS: i32 = 5;
+const NICENESS: i32 = 10;
 
 /// A fixed pool of worker threads. Cheap to clone; the threads stop after the last clone goes.
 #[derive(Debug, Clone)]
