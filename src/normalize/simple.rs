@@ -78,6 +78,24 @@ const CLOSES_P: &[&str] = &[
 /// guard).
 const MAX_DEPTH: usize = 64;
 
+/// Bytes that end a run of text: markup, references, and what parsers rewrite (NUL, CR).
+/// Never inside a multi-byte UTF-8 sequence, so a byte search is a character search.
+fn is_special(b: u8) -> bool {
+    matches!(b, b'<' | b'>' | b'&' | b'\0' | b'\r')
+}
+
+/// The element of [`ELEMENTS`] a tag name spells, in any case.
+fn element(name: &str) -> Option<&'static str> {
+    if name.is_empty() || name.len() > 10 {
+        return None;
+    }
+    let mut lower = [0u8; 10];
+    lower[..name.len()].copy_from_slice(name.as_bytes());
+    lower.make_ascii_lowercase();
+    let lower = &lower[..name.len()];
+    ELEMENTS.iter().copied().find(|e| e.as_bytes() == lower)
+}
+
 /// Whether ammonia keeps attribute `attr` on `element` (its default generic and per-element
 /// attributes, for the elements above).
 fn keeps(element: &str, attr: &str) -> bool {
@@ -103,7 +121,7 @@ pub(super) fn clean(html: &str, base: Option<&Url>) -> Option<String> {
     let mut out = String::with_capacity(html.len() + html.len() / 8);
     let mut open: Vec<&'static str> = Vec::new();
     let mut rest = html;
-    while let Some(i) = rest.find(['<', '>', '&', '\0', '\r']) {
+    while let Some(i) = rest.bytes().position(is_special) {
         out.push_str(&rest[..i]);
         rest = &rest[i..];
         match rest.as_bytes()[0] {
@@ -145,9 +163,7 @@ fn tag<'a>(
         None => (false, &s[1..]),
     };
     let name_len = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
-    let element = *ELEMENTS
-        .iter()
-        .find(|e| e.eq_ignore_ascii_case(&after[..name_len]))?;
+    let element = element(&after[..name_len])?;
     let mut rest = &after[name_len..];
     if closing {
         rest = rest.trim_start_matches(is_space).strip_prefix('>')?;
