@@ -30,9 +30,9 @@ pub enum AppError {
     /// The store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
-    /// The HTTP client or the CPU workers could not start.
+    /// The HTTP client could not start.
     #[error("{0}")]
-    Start(#[from] crate::pipeline::StartError),
+    Fetch(#[from] crate::fetch::FetchError),
     /// The HTTP server could not bind or failed.
     #[error("the HTTP server on {addr} failed: {reason}")]
     Server {

@@ -49,17 +49,6 @@ pub enum IngestError {
     Panicked(String),
 }
 
-/// Why an [`Ingest`] could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// The HTTP client could not be built.
-    #[error("{0}")]
-    Fetch(#[from] FetchError),
-    /// The CPU worker threads could not be started.
-    #[error("cannot start the CPU worker threads: {0}")]
-    Workers(#[from] std::io::Error),
-}
-
 /// How one poll ended.
 #[derive(Debug)]
 pub enum PollOutcome {
@@ -145,7 +134,7 @@ pub struct Ingest {
 
 impl Ingest {
     /// Builds the fetcher and limits from `config`.
-    pub fn new(config: Arc<Config>, store: Store) -> Result<Ingest, StartError> {
+    pub fn new(config: Arc<Config>, store: Store) -> Result<Ingest, FetchError> {
         let fetcher = Fetcher::new(fetch_settings(&config))?;
         let limits = Limits::new(config.poll.concurrency, config.poll.per_host_concurrency);
         let policy = Policy::new(config.poll.min_interval, config.poll.max_interval);
@@ -157,7 +146,7 @@ impl Ingest {
             policy,
             clock: Clock::System,
             metrics: None,
-            workers: Workers::new(cpu_threads())?,
+            workers: Workers::new(cpu_threads()),
             commit: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }

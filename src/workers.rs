@@ -8,27 +8,42 @@
 //! with the panic's message; the threads exit when the pool is dropped.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 type Job = Box<dyn FnOnce() + Send>;
 
 /// How much lower than the rest of the process the workers run (a `nice` increment).
 const NICENESS: i32 = 10;
 
-/// A fixed pool of worker threads. Cheap to clone; the threads stop after the last clone goes.
+/// A fixed pool of worker threads, started at the first job (a daemon that only serves never
+/// starts them). Cheap to clone; the threads stop after the last clone goes.
 #[derive(Debug, Clone)]
 pub struct Workers {
     jobs: mpsc::Sender<Job>,
+    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    threads: usize,
+    /// How many threads started: set by the first job.
+    started: Arc<OnceLock<usize>>,
 }
 
 impl Workers {
-    /// `threads` workers (at least one), named `sosik-cpu-N`.
-    pub fn new(threads: usize) -> std::io::Result<Workers> {
+    /// A pool of `threads` workers (at least one), named `sosik-cpu-N`.
+    pub fn new(threads: usize) -> Workers {
         let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for n in 0..threads.max(1) {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
+        Workers {
+            jobs,
+            queue: Arc::new(Mutex::new(queue)),
+            threads: threads.max(1),
+            started: Arc::default(),
+        }
+    }
+
+    /// Starts the threads; returns how many started.
+    fn start(&self) -> usize {
+        let mut started = 0;
+        for n in 0..self.threads {
+            let queue = Arc::clone(&self.queue);
+            let spawned = std::thread::Builder::new()
                 .name(format!("sosik-cpu-{n}"))
                 .spawn(move || {
                     lower_priority();
@@ -40,9 +55,13 @@ impl Workers {
                             Err(_) => return,
                         }
                     }
-                })?;
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(error = %e, "cannot start a CPU worker thread"),
+            }
         }
-        Ok(Workers { jobs })
+        started
     }
 
     /// Runs `work` on a worker and waits for it without blocking the async runtime; a panic in
@@ -57,9 +76,14 @@ impl Workers {
                 catch_unwind(AssertUnwindSafe(work)).map_err(|p| crate::panic_message(&*p));
             let _ = done.send(result);
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| "the CPU workers are gone".to_owned())?;
+        if *self.started.get_or_init(|| self.start()) == 0 {
+            // No thread could start: the blocking pool does the work instead.
+            drop(tokio::task::spawn_blocking(job));
+        } else {
+            self.jobs
+                .send(job)
+                .map_err(|_| "the CPU workers are gone".to_owned())?;
+        }
         answer
             .await
             .map_err(|_| "a CPU worker stopped before answering".to_owned())?
@@ -88,7 +112,7 @@ mod tests {
 
     #[tokio::test]
     async fn jobs_run_and_panics_come_back_as_messages() {
-        let workers = Workers::new(2).unwrap();
+        let workers = Workers::new(2);
         let answers = futures_util::future::join_all((0..8).map(|n| workers.run(move || n * 2)));
         let answers: Vec<_> = answers.await.into_iter().map(Result::unwrap).collect();
         assert_eq!(answers, (0..8).map(|n| n * 2).collect::<Vec<_>>());
@@ -104,7 +128,7 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[tokio::test]
     async fn workers_run_at_a_lower_priority() {
-        let workers = Workers::new(1).unwrap();
+        let workers = Workers::new(1);
         // SAFETY: as in `lower_priority`.
         let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
         let theirs = workers
