@@ -49,10 +49,20 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         path: config.store.path.clone(),
         cache_capacity: config.store.cache_capacity,
     })?;
-    // Opening decoded the index snapshot; that scratch memory is free but glibc keeps it.
-    release_freed_memory();
     let metrics = Arc::new(Metrics::new());
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
+    // The start-up retention pass, here rather than on a pool thread: its scratch (every
+    // source's state, the protected keys) then lands in the same allocator arena as the index
+    // snapshot's, freed together and given back below, instead of fragmenting a second arena
+    // around the store pages read meanwhile (~5 MiB an idle daemon would carry).
+    tokio::task::block_in_place(|| {
+        let pass = std::panic::AssertUnwindSafe(|| retain(&ingest, None));
+        if let Err(panic) = std::panic::catch_unwind(pass) {
+            let message = crate::panic_message(&*panic);
+            tracing::error!(error = %message, "retention panicked");
+        }
+    });
+    release_freed_memory();
     let panics = metrics
         .fetches
         .get_or_create(&crate::metrics::OutcomeLabels {
@@ -164,30 +174,34 @@ fn release_freed_memory() {
     }
 }
 
-/// Forgets stories past `store.retention` once an hour (and once at start).
-async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: CancellationToken) {
-    loop {
-        let (i, p) = (ingest.clone(), publisher.clone());
-        let result = tokio::task::spawn_blocking(move || {
-            let forgotten = i.apply_retention(Utc::now());
-            if matches!(forgotten, Ok(n) if n > 0) {
+/// Forgets stories past `store.retention`, logging what happened; makes the cached feeds
+/// stale when it forgot any.
+fn retain(ingest: &Ingest, publisher: Option<&Publisher>) {
+    match ingest.apply_retention(Utc::now()) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(forgotten = n, "retention");
+            if let Some(p) = publisher {
                 p.invalidate();
             }
-            forgotten
-        })
-        .await;
-        match result {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(forgotten = n, "retention"),
-            Ok(Err(e)) => tracing::error!(error = %e, "retention failed"),
-            Err(e) => tracing::error!(error = %e, "retention panicked"),
         }
-        // Start-up and retention both read every source's state; give the scratch back.
-        release_freed_memory();
+        Err(e) => tracing::error!(error = %e, "retention failed"),
+    }
+}
+
+/// Forgets stories past `store.retention` once an hour (the start-up pass is in [`run`]).
+async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: CancellationToken) {
+    loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(RETENTION_EVERY) => {}
         }
+        let (i, p) = (ingest.clone(), publisher.clone());
+        if let Err(e) = tokio::task::spawn_blocking(move || retain(&i, Some(&p))).await {
+            tracing::error!(error = %e, "retention panicked");
+        }
+        // Retention reads every source's state; give the scratch back.
+        release_freed_memory();
     }
 }
 
