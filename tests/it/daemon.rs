@@ -175,3 +175,88 @@ async fn the_daemon_polls_serves_stops_cleanly_and_serves_after_a_restart() {
     let (status, _) = sigterm_and_wait(&mut daemon).await;
     assert_eq!(status.code(), Some(0));
 }
+
+/// Stories first seen longer ago than `store.retention` are forgotten when the daemon starts,
+/// before it serves anything.
+#[tokio::test]
+async fn retention_runs_when_the_daemon_starts() {
+    use chrono::{Duration as Days, Utc};
+    use sosik::model::{Identity, SourceId, SourceState, Story, StorySource};
+    use sosik::store::{Store, StoreOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let now = Utc::now();
+    {
+        let store = Store::open(&StoreOptions {
+            path: db.clone(),
+            cache_capacity: 8 << 20,
+        })
+        .unwrap();
+        let id = SourceId::new("mk").unwrap();
+        let stories: Vec<Story> = [(1, 40), (2, 35), (3, 1)]
+            .into_iter()
+            .map(|(n, days_ago)| {
+                let at = now - Days::days(days_ago);
+                let mut s = Story {
+                    identity: Identity::Link(format!("https://www.mk.co.kr/news/{n}")),
+                    link: Some(format!("https://www.mk.co.kr/news/{n}")),
+                    title: format!("기사 {n}"),
+                    summary: None,
+                    content: None,
+                    authors: vec![],
+                    categories: vec![],
+                    published: at,
+                    updated: at,
+                    first_seen: at,
+                    lang: None,
+                    sources: vec![],
+                };
+                s.sources = vec![StorySource {
+                    id: id.clone(),
+                    fingerprint: s.fingerprint(),
+                }];
+                s
+            })
+            .collect();
+        // None of them is in the source's latest document, so none is protected.
+        store
+            .commit_poll(&id, &stories, &SourceState::default(), &|old, new| {
+                sosik::dedupe::decide(old, new, now)
+            })
+            .unwrap();
+        store.close().unwrap();
+    }
+    let port = free_port();
+    let config = dir.path().join("sosik.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[store]
+path = "{db}"
+retention = "30d"
+[server]
+listen = "127.0.0.1:{port}"
+[sources.mk]
+url = "http://127.0.0.1:9/never"
+enabled = false
+[outputs.all]
+limit = 100
+"#,
+            db = db.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = start(&config);
+    // The first answer already counts only the story seen a day ago.
+    let health = wait_for(port, "/healthz", "health", |_| true).await;
+    assert!(health.contains("\"stories\":1"), "{health}");
+    let feed = wait_for(port, "/feeds/all.xml", "the feed", |_| true).await;
+    assert!(
+        feed.contains("기사 3") && !feed.contains("기사 1"),
+        "{feed}"
+    );
+    let (status, _) = sigterm_and_wait(&mut daemon).await;
+    assert_eq!(status.code(), Some(0));
+}
