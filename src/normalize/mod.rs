@@ -170,7 +170,7 @@ fn draft(
     let summary = entry.summary.as_ref().and_then(|t| html_of(t, sanitizer));
     let content = entry.content.as_ref().and_then(|c| {
         let body = c.body.as_deref()?;
-        let html = if c.content_type.essence().to_string().contains("html") {
+        let html = if c.content_type.subty().as_str().contains("html") {
             truncate(body, MAX_HTML).to_owned()
         } else {
             escape_html(truncate(body, MAX_HTML))
@@ -270,9 +270,9 @@ fn subjects<'a>(extras: &'a Extras, feed: &Feed, i: usize) -> &'a [String] {
     }
 }
 
+/// `text/html`, `application/xhtml+xml`: the subtype says it (read without a copy).
 fn is_html(text: &Text) -> bool {
-    let essence = text.content_type.essence().to_string();
-    essence.contains("html")
+    text.content_type.subty().as_str().contains("html")
 }
 
 /// A title's text. Titles typed as text are still read loosely (references decoded, stray
