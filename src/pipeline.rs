@@ -127,9 +127,9 @@ pub struct Ingest {
     metrics: Option<Arc<Metrics>>,
     /// Decode, parse, normalize and encode run here: one niced thread per core.
     workers: Workers,
-    /// The store has one writer: commits queue here as tasks instead of blocking threads on
-    /// the store's writer lock.
-    commit: Arc<tokio::sync::Semaphore>,
+    /// The store has one writer: commits run on this one thread, back to back, queued as
+    /// tasks instead of threads blocked on the store's writer lock.
+    writer: Workers,
 }
 
 impl Ingest {
@@ -147,7 +147,7 @@ impl Ingest {
             clock: Clock::System,
             metrics: None,
             workers: Workers::new(cpu_threads()),
-            commit: Arc::new(tokio::sync::Semaphore::new(1)),
+            writer: Workers::single("sosik-writer"),
         })
     }
 
@@ -370,9 +370,9 @@ impl Ingest {
         let items = doc.stories.len();
         let encoding = doc.encoding;
         let (store, id, commit_state) = (self.store.clone(), source.id.clone(), state.clone());
-        let writer = self.commit.acquire().await;
         let (counts, stories) = self
-            .blocking(move || {
+            .writer
+            .run(move || {
                 let counts = store.commit_prepared(
                     &id,
                     &doc.stories,
@@ -384,10 +384,10 @@ impl Ingest {
                 store.enforce_cap(&id, max, &protect)?;
                 Ok::<_, StoreError>((counts, doc.stories))
             })
-            .await??;
-        // The next commit may start; the stories are freed here, off the writer's path.
-        // (Handing them to the CPU workers to free measured slower: glibc's arenas.)
-        drop(writer);
+            .await
+            .map_err(IngestError::Panicked)??;
+        // The stories are freed here, off the writer's thread. (Handing them to the CPU
+        // workers to free measured slower: glibc's arenas.)
         drop(stories);
         state.last_new = counts.new;
         state.last_updated = counts.updated;

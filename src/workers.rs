@@ -22,18 +22,32 @@ pub struct Workers {
     jobs: mpsc::Sender<Job>,
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
     threads: usize,
+    name: &'static str,
+    niceness: i32,
     /// How many threads started: set by the first job.
     started: Arc<OnceLock<usize>>,
 }
 
 impl Workers {
-    /// A pool of `threads` workers (at least one), named `sosik-cpu-N`.
+    /// A pool of `threads` CPU workers (at least one), niced, named `sosik-cpu-N`.
     pub fn new(threads: usize) -> Workers {
+        Workers::with(threads, "sosik-cpu", NICENESS)
+    }
+
+    /// One thread at the process's own priority, named `name-0`: for work that must run one
+    /// job at a time, back to back (the store's writer).
+    pub fn single(name: &'static str) -> Workers {
+        Workers::with(1, name, 0)
+    }
+
+    fn with(threads: usize, name: &'static str, niceness: i32) -> Workers {
         let (jobs, queue) = mpsc::channel::<Job>();
         Workers {
             jobs,
             queue: Arc::new(Mutex::new(queue)),
             threads: threads.max(1),
+            name,
+            niceness,
             started: Arc::default(),
         }
     }
@@ -43,10 +57,13 @@ impl Workers {
         let mut started = 0;
         for n in 0..self.threads {
             let queue = Arc::clone(&self.queue);
+            let niceness = self.niceness;
             let spawned = std::thread::Builder::new()
-                .name(format!("sosik-cpu-{n}"))
+                .name(format!("{}-{n}", self.name))
                 .spawn(move || {
-                    lower_priority();
+                    if niceness != 0 {
+                        lower_priority(niceness);
+                    }
                     loop {
                         // The lock is held only to take one job.
                         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
@@ -90,8 +107,8 @@ impl Workers {
     }
 }
 
-/// Lowers the calling thread's priority by [`NICENESS`]; best effort (Linux only).
-fn lower_priority() {
+/// Lowers the calling thread's priority by `niceness`; best effort (Linux only).
+fn lower_priority(niceness: i32) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: `gettid` and `setpriority` take no pointers; on Linux a thread id names one
     // thread for PRIO_PROCESS, so only this thread is affected.
@@ -101,7 +118,7 @@ fn lower_priority() {
         let _ = libc::setpriority(
             libc::PRIO_PROCESS,
             tid as libc::id_t,
-            current.saturating_add(NICENESS),
+            current.saturating_add(niceness),
         );
     }
 }
@@ -127,14 +144,19 @@ mod tests {
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[tokio::test]
-    async fn workers_run_at_a_lower_priority() {
-        let workers = Workers::new(1);
+    async fn cpu_workers_run_at_a_lower_priority_and_a_single_worker_does_not() {
         // SAFETY: as in `lower_priority`.
-        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
-        let theirs = workers
-            .run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) })
+        let priority =
+            || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        let ours = priority();
+        let cpu = Workers::new(1).run(priority).await.unwrap();
+        assert_eq!(cpu, (ours + NICENESS).min(19));
+        let writer = Workers::single("test-writer");
+        let name = writer
+            .run(|| std::thread::current().name().map(str::to_owned))
             .await
             .unwrap();
-        assert_eq!(theirs, (ours + NICENESS).min(19));
+        assert_eq!(name.as_deref(), Some("test-writer-0"));
+        assert_eq!(writer.run(priority).await.unwrap(), ours);
     }
 }
