@@ -14,6 +14,7 @@
 # exit. As root on Debian, missing tools are installed (nginx-light, wrk, hyperfine, time).
 #
 # Knobs (environment): OUT (default bench/out), FEEDS (2000), ITEMS (50), SEED (1),
+# COLD_RUNS (3: cold polls, the median reported; the baselines take medians of 3 too),
 # WRK_SECS (10), WRK_CONNS (50), WRK_THREADS (2), RENDER_RUNS (30), FEED_PORT (18081),
 # SERVE_PORT (18080), CONCURRENCY (poll.concurrency and per_host_concurrency, 16),
 # POLL_TIMEOUT (600 s per poll), CARGO_TARGET_DIR,
@@ -32,6 +33,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 RENDER_RUNS=${RENDER_RUNS:-30}
 CONCURRENCY=${CONCURRENCY:-16}
 POLL_TIMEOUT=${POLL_TIMEOUT:-600}
+COLD_RUNS=${COLD_RUNS:-3}
 SOSIK_PID=
 
 cleanup() {
@@ -73,14 +75,20 @@ log "baseline: feed-rs parse-only, one core"
 log "baseline: sled writes with sosik's layout, one core"
 "$EXAMPLES/bench_sled" "$OUT" >"$OUT/sled.txt"
 
-log "cold ingest: sosik poll ($FEEDS sources)"
-rm -rf "$OUT/data"
-start=$(date +%s.%N)
-/usr/bin/time -f '%e %M' -o "$OUT/poll-cold.time" \
-    timeout "$POLL_TIMEOUT" "$SOSIK" --config "$OUT/sosik.toml" poll >"$OUT/poll-cold.txt" ||
-    die "the cold poll failed or hung (${POLL_TIMEOUT}s); see $OUT/poll-cold.txt"
-COLD_SECS=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }')
-COLD_RSS_KIB=$(awk '{ print $2 }' "$OUT/poll-cold.time")
+log "cold ingest: sosik poll ($FEEDS sources), $COLD_RUNS runs on an empty store"
+: >"$OUT/poll-cold.runs"
+for run in $(seq "$COLD_RUNS"); do
+    rm -rf "$OUT/data"
+    start=$(date +%s.%N)
+    /usr/bin/time -f '%e %M' -o "$OUT/poll-cold.time" \
+        timeout "$POLL_TIMEOUT" "$SOSIK" --config "$OUT/sosik.toml" poll >"$OUT/poll-cold.txt" ||
+        die "the cold poll failed or hung (${POLL_TIMEOUT}s); see $OUT/poll-cold.txt"
+    echo "$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.3f", e - s }') $(awk '{ print $2 }' "$OUT/poll-cold.time")" >>"$OUT/poll-cold.runs"
+    log "  run $run: $(tail -1 "$OUT/poll-cold.runs")"
+done
+# The median wall time; the largest peak RSS.
+COLD_SECS=$(sort -n "$OUT/poll-cold.runs" | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+COLD_RSS_KIB=$(sort -n -k2 "$OUT/poll-cold.runs" | tail -1 | awk '{ print $2 }')
 STORED=$(tail -1 "$OUT/poll-cold.txt" | grep -oP '[0-9]+(?= stories stored)')
 [ "$STORED" = "$DISTINCT" ] || log "WARNING: $STORED stories stored, $DISTINCT expected"
 
@@ -185,6 +193,9 @@ LOADED_MIB=$(awk -v k="$LOADED_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
     echo
     echo "| measure | figure |"
     echo "|---|---|"
+    echo "| cold polls, wall time and peak RSS of each run (median above) | $(awk '{ printf "%s%.2f s / %.0f MiB", (NR > 1 ? ", " : ""), $1, $2 / 1024 }' "$OUT/poll-cold.runs") |"
+    echo "| baseline commits, each run (median above) | $(kv "$OUT/sled.txt" commit_secs_runs) s |"
+    echo "| baseline commits, CPU time of the median run (sled's threads included) | $(kv "$OUT/sled.txt" commit_cpu_secs) s |"
     echo "| feed-rs parse with encoding_rs decode first, one core | $(kv "$OUT/parse.txt" decode_parse_items_per_sec) items/s |"
     echo "| sosik \`read_document\` (decode, parse, normalize, sanitize), one core | $(kv "$OUT/parse.txt" read_document_items_per_sec) items/s |"
     echo "| sled commits as the pipeline does them (+ cap + flush per source) | $(kv "$OUT/sled.txt" commit_as_pipeline_secs) s |"
