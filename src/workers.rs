@@ -1,11 +1,12 @@
-//! CPU workers: a few threads of their own, at a lower scheduling priority, for the work a poll
-//! does per document (decode, parse, normalize, encode).
+//! Worker threads of our own, for the two kinds of work a poll hands off the async runtime:
+//! the CPU work per document (decode, parse, normalize, encode) on a few niced threads, and the
+//! store's commits on one writer thread that takes them back to back.
 //!
 //! Reading documents is the bulk of a poll's CPU time and can wait; the store's single writer
-//! and the HTTP server cannot. On their own threads, niced (Linux), the readers take whatever
-//! CPU is left, so a large poll neither starves the writer it feeds nor the feeds being
-//! served. Owns only the threads; knows nothing of what it runs. A job that panics answers
-//! with the panic's message; the threads exit when the pool is dropped.
+//! and the HTTP server cannot. Niced (Linux), the readers take whatever CPU is left, so a large
+//! poll neither starves the writer it feeds nor the feeds being served. Owns only the threads;
+//! knows nothing of what it runs. A job that panics answers with the panic's message; the
+//! threads start at the first job and exit when the pool is dropped.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
