@@ -185,7 +185,7 @@ LOADED_MIB=$(awk -v k="$LOADED_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
     echo "| cold ingest: peak RSS | $COLD_RSS_MIB MiB | | | <= 150 MiB | $(verdict "$COLD_RSS_MIB" '<=' 150) |"
     echo "| re-poll, all 304 ($NOT_MODIFIED/$FEEDS): sources/s | $REPOLL_RATE ($(fmt "$REPOLL_SECS" '%.2f s')) | | | >= 2000 | $(verdict "$REPOLL_RATE" '>=' 2000) |"
     echo "| render \`it\` in-process, cache miss (median of $RENDER_RUNS) | $(fmt "$RENDER_MS" '%.2f ms') | | | <= 20 ms | $(verdict "$RENDER_MS" '<=' 20) |"
-    echo "| render \`it\` as \`sosik render it\` (mean; process start and store open included) | $(fmt "$RENDER_CLI_MS" '%s ms') | | | (<= 20 ms) | $(verdict "$RENDER_CLI_MS" '<=' 20) |"
+    echo "| render \`it\` as \`sosik render it\` (mean; process start and store open included) | $(fmt "$RENDER_CLI_MS" '%s ms') | | | (the 20 ms target is in-process) | reference |"
     echo "| serve /feeds/it.xml ($FEED_BYTES bytes), wrk -t$WRK_THREADS -c$WRK_CONNS -d${WRK_SECS}s, req/s | $(fmt "$SERVE_RPS" '%.0f') | nginx, same bytes as a static file: $(fmt "$NGINX_RPS" '%.0f') | $SERVE_RATIO | >= 0.7x | $(verdict "$SERVE_RATIO" '>=' 0.7) |"
     echo "| idle \`sosik run\`, $STORED stories: RSS | $IDLE_MIB MiB | | | <= 50 MiB | $(verdict "$IDLE_MIB" '<=' 50) |"
     echo
