@@ -241,7 +241,7 @@ fn publish(c: &mut Criterion) {
         };
         let id = SourceId::new(&feed.name).expect("a valid id");
         store
-            .commit_poll(&id, &stories, &state, &|old, new| decide(old, new, at))
+            .commit_poll(&id, &stories, &state, at)
             .expect("committed");
     }
     let publisher = Publisher::new(config, store);

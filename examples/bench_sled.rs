@@ -30,7 +30,6 @@ use chrono::Utc;
 use clap::Parser;
 use sled::Transactional;
 use sosik::config::Config;
-use sosik::dedupe::decide;
 use sosik::fetch::{Fetched, ResponseMeta};
 use sosik::model::{SourceState, Story};
 use sosik::store::{Store, StoreOptions};
@@ -103,9 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         let cpu_before = cpu_secs();
         for (id, stories, at) in &batches {
-            store.commit_poll(id, stories, &state_for(stories), &|old, new| {
-                decide(old, new, *at)
-            })?;
+            store.commit_poll(id, stories, &state_for(stories), *at)?;
         }
         store.flush_blocking()?;
         let secs = started.elapsed().as_secs_f64();
@@ -131,7 +128,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let started = Instant::now();
         for (id, stories, at) in &batches {
             let state = state_for(stories);
-            store.commit_poll(id, stories, &state, &|old, new| decide(old, new, *at))?;
+            store.commit_poll(id, stories, &state, *at)?;
             let protect: HashSet<_> = state.current.iter().copied().collect();
             store.enforce_cap(id, max, &protect)?;
             store.flush_blocking()?;

@@ -17,7 +17,6 @@ use url::Url;
 
 use crate::config::{Config, SourceConfig};
 use crate::decode::{DecodeError, decode};
-use crate::dedupe::decide;
 use crate::fetch::{
     FetchError, FetchOutcome, FetchRequest, FetchSettings, Fetched, Fetcher, ResponseMeta,
 };
@@ -373,13 +372,8 @@ impl Ingest {
         let (counts, stories) = self
             .writer
             .run(move || {
-                let counts = store.commit_prepared(
-                    &id,
-                    &doc.stories,
-                    prepared,
-                    &commit_state,
-                    &|old, new| decide(old, new, now),
-                )?;
+                let counts =
+                    store.commit_prepared(&id, &doc.stories, prepared, &commit_state, now)?;
                 let protect: HashSet<_> = commit_state.current.iter().copied().collect();
                 store.enforce_cap(&id, max, &protect)?;
                 Ok::<_, StoreError>((counts, doc.stories))

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Story, StorySource};
+use crate::model::Story;
 
 /// What to do with an incoming story.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,42 +53,45 @@ pub fn shortcut<'a>(
 }
 
 /// Decides what `incoming` (fresh from one source, carrying exactly that source in
-/// `sources`) means against the `stored` version, at time `now`.
+/// `sources`) means against the `stored` version, at time `now`. The sources settle most
+/// cases ([`shortcut`]); only a source that sent a different version needs the text.
 pub fn decide(stored: Option<&Story>, incoming: &Story, now: DateTime<Utc>) -> Change {
     let Some(stored) = stored else {
         return Change::New(incoming.clone());
     };
-    let Some(from) = incoming.sources.first() else {
-        return Change::Unchanged;
-    };
-    match stored.sources.iter().position(|s| s.id == from.id) {
-        Some(i) if stored.sources[i].fingerprint == from.fingerprint => Change::Unchanged,
-        Some(i) => {
+    let pairs = stored
+        .sources
+        .iter()
+        .map(|s| (s.id.as_str(), s.fingerprint));
+    match shortcut(pairs, incoming) {
+        Some(Shortcut::Unchanged) => return Change::Unchanged,
+        Some(Shortcut::AddSource) => {
             let mut next = stored.clone();
-            next.sources[i].fingerprint = from.fingerprint;
-            if stored.fingerprint() == incoming.fingerprint() {
-                return Change::Merged(next);
-            }
-            next.title = incoming.title.clone();
-            next.summary = incoming.summary.clone();
-            next.content = incoming.content.clone();
-            next.categories = incoming.categories.clone();
-            next.authors = incoming.authors.clone();
-            if next.link.is_none() {
-                next.link = incoming.link.clone();
-            }
-            next.updated = now.max(stored.updated);
-            Change::Updated(next)
+            next.sources.extend(incoming.sources.first().cloned());
+            return Change::Merged(next);
         }
-        None => {
-            let mut next = stored.clone();
-            next.sources.push(StorySource {
-                id: from.id.clone(),
-                fingerprint: from.fingerprint,
-            });
-            Change::Merged(next)
-        }
+        None => {}
     }
+    // The source carries the story, and sent another version of it.
+    let mut next = stored.clone();
+    if let Some(from) = incoming.sources.first()
+        && let Some(kept) = next.sources.iter_mut().find(|s| s.id == from.id)
+    {
+        kept.fingerprint = from.fingerprint;
+    }
+    if stored.fingerprint() == incoming.fingerprint() {
+        return Change::Merged(next);
+    }
+    next.title = incoming.title.clone();
+    next.summary = incoming.summary.clone();
+    next.content = incoming.content.clone();
+    next.categories = incoming.categories.clone();
+    next.authors = incoming.authors.clone();
+    if next.link.is_none() {
+        next.link = incoming.link.clone();
+    }
+    next.updated = now.max(stored.updated);
+    Change::Updated(next)
 }
 
 #[cfg(test)]
@@ -97,7 +100,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::model::{Identity, SourceId};
+    use crate::model::{Identity, SourceId, StorySource};
 
     fn at(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()
@@ -205,9 +208,11 @@ mod tests {
     }
 
     proptest! {
-        /// Whenever the shortcut answers, it is what `decide` answers.
+        /// The sources rule, written out: a source new to the story is added to it as it is;
+        /// the same version from the same source changes nothing; another version from the
+        /// same source updates that source's fingerprint (and is an edit or a merge).
         #[test]
-        fn the_shortcut_agrees_with_decide(
+        fn decide_follows_the_sources_rule(
             stored_sources in prop::collection::vec((0..4u8, 0..3u64), 0..4),
             from in 0..4u8,
             fingerprint in 0..3u64,
@@ -221,21 +226,38 @@ mod tests {
                 })
                 .collect();
             let mut incoming = story("s0", "제목", at(3));
-            incoming.sources = vec![StorySource {
+            let sent = StorySource {
                 id: SourceId::new(&format!("s{from}")).unwrap(),
                 fingerprint,
-            }];
-            let pairs = stored.sources.iter().map(|s| (s.id.as_str(), s.fingerprint));
-            match shortcut(pairs, &incoming) {
-                Some(Shortcut::Unchanged) => {
-                    prop_assert_eq!(decide(Some(&stored), &incoming, at(3)), Change::Unchanged)
-                }
-                Some(Shortcut::AddSource) => {
+            };
+            incoming.sources = vec![sent.clone()];
+            let change = decide(Some(&stored), &incoming, at(3));
+            match stored.sources.iter().find(|s| s.id == sent.id) {
+                None => {
                     let mut next = stored.clone();
-                    next.sources.push(incoming.sources[0].clone());
-                    prop_assert_eq!(decide(Some(&stored), &incoming, at(3)), Change::Merged(next))
+                    next.sources.push(sent);
+                    prop_assert_eq!(change, Change::Merged(next));
                 }
-                None => prop_assert!(stored.sources.iter().any(|s| s.id == incoming.sources[0].id)),
+                Some(kept) if kept.fingerprint == fingerprint => {
+                    prop_assert_eq!(change, Change::Unchanged)
+                }
+                Some(_) => match change {
+                    Change::Merged(next) | Change::Updated(next) => {
+                        let kept = next.sources.iter().find(|s| s.id == sent.id).unwrap();
+                        prop_assert_eq!(kept.fingerprint, fingerprint);
+                        prop_assert_eq!(next.sources.len(), stored.sources.len());
+                    }
+                    other => prop_assert!(false, "{other:?}"),
+                },
+            }
+            // Whenever the shortcut answers, it is what `decide` answered.
+            let pairs = stored.sources.iter().map(|s| (s.id.as_str(), s.fingerprint));
+            let settled = shortcut(pairs, &incoming);
+            let changed = decide(Some(&stored), &incoming, at(3));
+            match settled {
+                Some(Shortcut::Unchanged) => prop_assert_eq!(changed, Change::Unchanged),
+                Some(Shortcut::AddSource) => prop_assert!(matches!(changed, Change::Merged(_))),
+                None => prop_assert!(!matches!(changed, Change::Unchanged | Change::New(_))),
             }
         }
     }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::config::Config;
-use crate::dedupe::decide;
 use crate::model::{Identity, SourceId, SourceState, Story, StorySource};
 use crate::store::{Store, StoreOptions};
 
@@ -123,7 +122,5 @@ pub(crate) fn commit_titled(
         title: title.map(str::to_owned),
         ..Default::default()
     };
-    store
-        .commit_poll(&id, stories, &state, &|old, new| decide(old, new, now))
-        .unwrap();
+    store.commit_poll(&id, stories, &state, now).unwrap();
 }

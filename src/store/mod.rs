@@ -3,9 +3,8 @@
 //! Owns tree names, key encoding, versioned records, atomic commits and the indexes. One poll
 //! of one source is one atomic sled batch (its stories and its state together), so a crash
 //! leaves either the whole poll or none of it. It knows nothing of HTTP or feeds; what counts
-//! as new or edited is decided by the caller's pure function (`dedupe::decide`), run under the
-//! store's single writer lock, so two sources committing the same story merge instead of
-//! overwriting each other.
+//! as new or edited is `dedupe`'s pure rule, which the store runs under its single writer
+//! lock, so two sources committing the same story merge instead of overwriting each other.
 //!
 //! Layout (schema 3): one record per story, because sled's cost is per record written.
 //! - tree `meta`: `schema` → layout version (u32 BE).
@@ -34,7 +33,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::dedupe::{Change, Shortcut};
+use crate::dedupe::{self, Change, Shortcut};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 use index::{Index, Slot};
 pub use records::RecordError;
@@ -267,11 +266,10 @@ impl Store {
         self.index.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Commits one poll of `source` atomically: every story and the source's new state, in one
-    /// batch. A story already stored is judged by [`crate::dedupe::shortcut`] from its record's
-    /// header when that settles it, else by `decide` against the stored version (so `decide`
-    /// must agree with the shortcut, as `dedupe::decide` does); one not stored is new, as
-    /// `decide` would say, and is written without a copy.
+    /// Commits one poll of `source`, made at `now`, atomically: every story and the source's
+    /// new state, in one batch. A story already stored is judged by [`dedupe::shortcut`] from
+    /// its record's header when that settles it, else by [`dedupe::decide`] against the stored
+    /// version; one not stored is new, and is written without a copy.
     ///
     /// [`Store::prepare`] then [`Store::commit_prepared`]; a pipeline calls the two apart, so
     /// the encoding runs beside the writer instead of inside it.
@@ -280,10 +278,10 @@ impl Store {
         source: &SourceId,
         stories: &[Story],
         state: &SourceState,
-        decide: &dyn Fn(Option<&Story>, &Story) -> Change,
+        now: DateTime<Utc>,
     ) -> Result<CommitCounts, StoreError> {
         let prepared = self.prepare(stories);
-        self.commit_prepared(source, stories, prepared, state, decide)
+        self.commit_prepared(source, stories, prepared, state, now)
     }
 
     /// The part of a commit that needs no writer: every story's key, and the record of each
@@ -304,14 +302,14 @@ impl Store {
     }
 
     /// Commits `stories` as [`Store::commit_poll`] does, from what [`Store::prepare`] made of
-    /// the same slice. A story stored between the two is judged by `decide` like any other.
+    /// the same slice. A story stored between the two is judged like any other.
     pub fn commit_prepared(
         &self,
         source: &SourceId,
         stories: &[Story],
         prepared: Prepared,
         state: &SourceState,
-        decide: &dyn Fn(Option<&Story>, &Story) -> Change,
+        now: DateTime<Utc>,
     ) -> Result<CommitCounts, StoreError> {
         // Prepared from another slice (a caller's bug): prepared again, rather than trusted.
         let prepared = if prepared.keys.len() == stories.len() {
@@ -350,7 +348,7 @@ impl Store {
             // again, or another source's copy): no body to decompress, decode or re-encode.
             let (header, body) = split_record(&bytes)?;
             let pairs = header.sources.iter().map(|(id, f)| (id.as_str(), *f));
-            match crate::dedupe::shortcut(pairs, incoming) {
+            match dedupe::shortcut(pairs, incoming) {
                 Some(Shortcut::Unchanged) => {
                     counts.unchanged += 1;
                     continue;
@@ -367,7 +365,7 @@ impl Store {
                 }
                 None => {}
             }
-            let next = match decide(Some(&decode_story(&bytes)?), incoming) {
+            let next = match dedupe::decide(Some(&decode_story(&bytes)?), incoming, now) {
                 Change::New(s) => {
                     counts.new += 1;
                     s

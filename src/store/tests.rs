@@ -3,7 +3,6 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::dedupe::decide;
 use crate::model::{Identity, StorySource};
 
 fn at(day: u32) -> DateTime<Utc> {
@@ -57,9 +56,7 @@ fn commit(store: &Store, source: &str, stories: &[Story], now: DateTime<Utc>) ->
         current: stories.iter().map(Story::key).collect(),
         ..Default::default()
     };
-    store
-        .commit_poll(&id, stories, &state, &|old, new| decide(old, new, now))
-        .unwrap()
+    store.commit_poll(&id, stories, &state, now).unwrap()
 }
 
 fn titles(store: &Store) -> Vec<String> {
@@ -448,13 +445,7 @@ fn a_story_stored_between_prepare_and_commit_is_merged() {
     commit(&store, "mk-it", &[story("mk-it", 1, "삼성 회동", 2)], at(2));
     let id = SourceId::new("mk-all").unwrap();
     let counts = store
-        .commit_prepared(
-            &id,
-            &from_all,
-            prepared,
-            &SourceState::default(),
-            &|old, new| decide(old, new, at(2)),
-        )
+        .commit_prepared(&id, &from_all, prepared, &SourceState::default(), at(2))
         .unwrap();
     assert_eq!((counts.new, counts.unchanged), (1, 1));
     let merged = store.get(&from_all[0].key()).unwrap().unwrap();
