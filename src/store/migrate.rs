@@ -41,14 +41,7 @@ pub(super) fn from_v1(db: &sled::Db, meta: &sled::Tree, data: &sled::Tree) -> Re
         batch.insert(key, v);
     }
     data.apply_batch(batch).map_err(|e| e.to_string())?;
-    meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
-        .map_err(|e| e.to_string())?;
-    db.flush().map_err(|e| e.to_string())?;
-    tracing::info!(
-        moved,
-        skipped,
-        "migrated the store from layout 1 to layout {SCHEMA_VERSION}"
-    );
+    finish(meta, 1, moved, skipped)?;
     drop_v1_leftovers(db)
 }
 
@@ -86,13 +79,19 @@ pub(super) fn from_v2(meta: &sled::Tree, data: &sled::Tree) -> Result<(), String
         }
         data.apply_batch(batch).map_err(|e| e.to_string())?;
     }
+    finish(meta, 2, moved, skipped)
+}
+
+/// Records the current layout once the records are moved, and makes it durable (a sled flush
+/// covers every tree).
+fn finish(meta: &sled::Tree, from: u32, moved: usize, skipped: usize) -> Result<(), String> {
     meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())
         .map_err(|e| e.to_string())?;
-    data.flush().map_err(|e| e.to_string())?;
+    meta.flush().map_err(|e| e.to_string())?;
     tracing::info!(
         moved,
         skipped,
-        "migrated the store from layout 2 to layout {SCHEMA_VERSION}"
+        "migrated the store from layout {from} to layout {SCHEMA_VERSION}"
     );
     Ok(())
 }

@@ -321,10 +321,7 @@ pub(super) fn header_of(story: &Story) -> StoryHeader {
 
 /// Only the header of a story record.
 pub(super) fn decode_header(bytes: &[u8]) -> Result<StoryHeader, RecordError> {
-    let rest = versioned(bytes, STORY_V2)?;
-    let (header, _) =
-        postcard::take_from_bytes(rest).map_err(|e| RecordError::Decode(e.to_string()))?;
-    Ok(header)
+    split_record(bytes).map(|(header, _)| header)
 }
 
 /// A story record's header, and its body as stored (still compressed), to write the same body
@@ -344,9 +341,8 @@ pub(super) fn join_record(header: &StoryHeader, body: &[u8]) -> Vec<u8> {
 }
 
 pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
-    let rest = versioned(bytes, STORY_V2)?;
     let decode_err = |e: postcard::Error| RecordError::Decode(e.to_string());
-    let (header, rest): (StoryHeader, _) = postcard::take_from_bytes(rest).map_err(decode_err)?;
+    let (header, rest) = split_record(bytes)?;
     // A damaged length prefix must not make us allocate gigabytes.
     let claimed = rest
         .get(..4)

@@ -63,6 +63,25 @@ fn titles(store: &Store) -> Vec<String> {
     store.newest().map(|s| s.unwrap().title).collect()
 }
 
+/// The titles of one source's stories, newest first.
+fn titles_for(store: &Store, source: &str) -> Vec<String> {
+    store
+        .newest_for_source(&SourceId::new(source).unwrap())
+        .map(|s| s.unwrap().title)
+        .collect()
+}
+
+/// The layout version a raw sled store records.
+fn schema(db: &sled::Db) -> u32 {
+    let v = db
+        .open_tree("meta")
+        .unwrap()
+        .get("schema")
+        .unwrap()
+        .unwrap();
+    u32::from_be_bytes(v.as_ref().try_into().unwrap())
+}
+
 #[test]
 fn a_commit_stores_stories_newest_first_and_the_source_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,10 +141,7 @@ fn one_story_from_two_sources_is_stored_once_and_listed_for_both() {
     );
     assert_eq!(store.len(), 1);
     for source in ["mk-all", "mk-it"] {
-        let listed: Vec<_> = store
-            .newest_for_source(&SourceId::new(source).unwrap())
-            .collect();
-        assert_eq!(listed.len(), 1, "{source}");
+        assert_eq!(titles_for(&store, source).len(), 1, "{source}");
     }
     assert_eq!(
         store.newest().count(),
@@ -149,12 +165,7 @@ fn the_cap_keeps_the_newest_per_source_and_spares_shared_stories() {
     assert_eq!(removed, 3);
     // a1 is still carried by b, so it stays, listed for b only.
     assert_eq!(titles(&store), vec!["a5", "a4", "a1"]);
-    assert_eq!(
-        store
-            .newest_for_source(&SourceId::new("a").unwrap())
-            .count(),
-        2
-    );
+    assert_eq!(titles_for(&store, "a").len(), 2);
 }
 
 #[test]
@@ -177,12 +188,7 @@ fn retention_forgets_old_stories_but_not_ones_still_in_a_feed() {
         .unwrap();
     assert_eq!(removed, 1);
     assert_eq!(titles(&store), vec!["young", "kept"]);
-    assert_eq!(
-        store
-            .newest_for_source(&SourceId::new("a").unwrap())
-            .count(),
-        2
-    );
+    assert_eq!(titles_for(&store, "a").len(), 2);
 }
 
 #[test]
@@ -268,12 +274,7 @@ fn a_layout_1_store_is_migrated_at_open() {
                 .etag,
             state.etag
         );
-        assert_eq!(
-            store
-                .newest_for_source(&SourceId::new("mk").unwrap())
-                .count(),
-            1
-        );
+        assert_eq!(titles_for(&store, "mk").len(), 1);
         store.flush_blocking().unwrap();
     }
     // Reopening finds layout 2 and no layout-1 trees.
@@ -287,15 +288,7 @@ fn a_layout_1_store_is_migrated_at_open() {
         !names.iter().any(|n| n == "stories" || n == "by_time"),
         "{names:?}"
     );
-    assert_eq!(
-        db.open_tree("meta")
-            .unwrap()
-            .get("schema")
-            .unwrap()
-            .unwrap()
-            .as_ref(),
-        &SCHEMA_VERSION.to_be_bytes()
-    );
+    assert_eq!(schema(&db), SCHEMA_VERSION);
 }
 
 #[test]
@@ -320,11 +313,7 @@ fn indexes_are_rebuilt_from_records_at_open() {
     let store = open(dir.path());
     assert_eq!(titles(&store), vec!["two", "three", "one"]);
     assert_eq!(store.len(), 3);
-    let b: Vec<_> = store
-        .newest_for_source(&SourceId::new("b").unwrap())
-        .map(|s| s.unwrap().title)
-        .collect();
-    assert_eq!(b, vec!["two", "three"]);
+    assert_eq!(titles_for(&store, "b"), vec!["two", "three"]);
 }
 
 #[test]
@@ -354,12 +343,7 @@ fn a_clean_close_leaves_an_index_snapshot_that_a_later_write_makes_stale() {
         vec!["three", "two", "one"],
         "a stale snapshot is never trusted"
     );
-    assert_eq!(
-        store
-            .newest_for_source(&SourceId::new("a").unwrap())
-            .count(),
-        3
-    );
+    assert_eq!(titles_for(&store, "a").len(), 3);
 }
 
 #[test]
@@ -520,14 +504,6 @@ fn a_layout_2_store_is_migrated_at_open_even_when_half_done() {
             .map(|e| e.unwrap().0.len())
             .collect();
         assert_eq!(keys, vec![25; 5], "moved before: {moved_before}");
-        assert_eq!(
-            db.open_tree("meta")
-                .unwrap()
-                .get("schema")
-                .unwrap()
-                .unwrap()
-                .as_ref(),
-            &3u32.to_be_bytes()
-        );
+        assert_eq!(schema(&db), SCHEMA_VERSION);
     }
 }
