@@ -113,12 +113,6 @@ impl Metrics {
         }
     }
 
-    /// The registry, to register more series before the metrics are shared. Names get the
-    /// `sosik_` prefix.
-    pub fn registry_mut(&mut self) -> &mut Registry {
-        &mut self.registry
-    }
-
     /// Every series in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -189,11 +189,6 @@ impl Story {
         out.copy_from_slice(&h.finalize().as_bytes()[..8]);
         u64::from_le_bytes(out)
     }
-
-    /// Whether `source` is among the sources that carried this story.
-    pub fn has_source(&self, source: &SourceId) -> bool {
-        self.sources.iter().any(|s| &s.id == source)
-    }
 }
 
 #[cfg(test)]

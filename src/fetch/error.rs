@@ -62,18 +62,6 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// Whether trying again later may work. Everything but a bad URL or a 4xx that is not
-    /// about rate or timing is temporary; even permanent ones keep being probed, just slower.
-    pub fn is_temporary(&self) -> bool {
-        match self {
-            FetchError::BadUrl(_) | FetchError::BadRedirect(_) | FetchError::Client(_) => false,
-            FetchError::Status { status, .. } => {
-                !(400..500).contains(status) || matches!(status, 408 | 425 | 429)
-            }
-            _ => true,
-        }
-    }
-
     /// HTTP status, when the server answered with one.
     pub fn status(&self) -> Option<u16> {
         match self {
