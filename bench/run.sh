@@ -72,7 +72,7 @@ etag=$(curl -sI "http://127.0.0.1:$FEED_PORT/feeds/f0000.xml" | grep -i '^etag:'
 
 log "baseline: feed-rs parse-only, one core"
 "$EXAMPLES/bench_parse" "$OUT" --runs 3 >"$OUT/parse.txt"
-log "baseline: sled writes with sosik's layout, one core"
+log "baseline: sled writes with sosik's layout, one core; the floor (commits beside feed-rs); the poll without the network"
 "$EXAMPLES/bench_sled" "$OUT" >"$OUT/sled.txt"
 
 log "cold ingest: sosik poll ($FEEDS sources), $COLD_RUNS runs on an empty store"
@@ -164,6 +164,10 @@ COMMIT_SECS=$(kv "$OUT/sled.txt" commit_secs)
 PARSE_RATE=$(kv "$OUT/parse.txt" parse_items_per_sec)
 POLL_RATE=$(awk -v n="$ITEMS_TOTAL" -v s="$COLD_SECS" 'BEGIN { printf "%.0f", n / s }')
 STORE_RATIO=$(ratio "$COLD_SECS" "$COMMIT_SECS")
+FLOOR_SECS=$(kv "$OUT/sled.txt" floor_feed_rs_secs)
+FLOOR_OF_COMMIT=$(ratio "$FLOOR_SECS" "$COMMIT_SECS")
+POLL_OF_FLOOR=$(ratio "$COLD_SECS" "$FLOOR_SECS")
+IN_MEMORY_SECS=$(kv "$OUT/sled.txt" in_memory_ingest_secs)
 PARSE_RATIO=$(ratio "$POLL_RATE" "$PARSE_RATE")
 COLD_RSS_MIB=$(awk -v k="$COLD_RSS_KIB" 'BEGIN { printf "%.0f", k / 1024 }')
 REPOLL_RATE=$(awk -v n="$FEEDS" -v s="$REPOLL_SECS" 'BEGIN { printf "%.0f", n / s }')
@@ -181,6 +185,8 @@ LOADED_MIB=$(awk -v k="$LOADED_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
     echo "| measure | sosik | baseline | ratio | target | |"
     echo "|---|---|---|---|---|---|"
     echo "| cold ingest: \`sosik poll\` wall time, $STORED stories stored | $(fmt "$COLD_SECS" '%.2f s') | sled commits, same records and layout: $(fmt "$COMMIT_SECS" '%.2f s') | $STORE_RATIO | <= 1.3x | $(verdict "$STORE_RATIO" '<=' 1.3) |"
+    echo "| cold ingest: the floor, sled commits and feed-rs's parse side by side (no poll can be faster) | $(fmt "$FLOOR_SECS" '%.2f s') | sled commits: $(fmt "$COMMIT_SECS" '%.2f s') | $FLOOR_OF_COMMIT | (the least any poll's ratio can be) | reference |"
+    echo "| cold ingest: \`sosik poll\` against that floor | $(fmt "$COLD_SECS" '%.2f s') | the floor: $(fmt "$FLOOR_SECS" '%.2f s') | $POLL_OF_FLOOR | <= 1.3x (proposed restatement) | $(verdict "$POLL_OF_FLOOR" '<=' 1.3) |"
     echo "| cold ingest: items/s overall | $(fmt "$POLL_RATE" '%d') | feed-rs parse-only, one core: $(fmt "$PARSE_RATE" '%d') | $PARSE_RATIO | >= 0.5x | $(verdict "$PARSE_RATIO" '>=' 0.5) |"
     echo "| cold ingest: peak RSS | $COLD_RSS_MIB MiB | | | <= 150 MiB | $(verdict "$COLD_RSS_MIB" '<=' 150) |"
     echo "| re-poll, all 304 ($NOT_MODIFIED/$FEEDS): sources/s | $REPOLL_RATE ($(fmt "$REPOLL_SECS" '%.2f s')) | | | >= 2000 | $(verdict "$REPOLL_RATE" '>=' 2000) |"
@@ -198,7 +204,10 @@ LOADED_MIB=$(awk -v k="$LOADED_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
     echo "| baseline commits, CPU time of the median run (sled's threads included) | $(kv "$OUT/sled.txt" commit_cpu_secs) s |"
     echo "| feed-rs parse with encoding_rs decode first, one core | $(kv "$OUT/parse.txt" decode_parse_items_per_sec) items/s |"
     echo "| sosik \`read_document\` (decode, parse, normalize, sanitize), one core | $(kv "$OUT/parse.txt" read_document_items_per_sec) items/s |"
-    echo "| sled commits as the pipeline does them (+ cap + flush per source) | $(kv "$OUT/sled.txt" commit_as_pipeline_secs) s |"
+    echo "| the floor, each run (median above); its CPU time | $(kv "$OUT/sled.txt" floor_feed_rs_secs_runs) s; $(kv "$OUT/sled.txt" floor_feed_rs_cpu_secs) s |"
+    echo "| \`sosik poll\` without the network: the pipeline's workers and writer over the documents in memory, each run; CPU time of the median | $(kv "$OUT/sled.txt" in_memory_ingest_secs_runs) s; $(kv "$OUT/sled.txt" in_memory_ingest_cpu_secs) s |"
+    echo "| so the network's share of the cold poll (poll minus in-memory ingest) | $(awk -v a="$COLD_SECS" -v b="$IN_MEMORY_SECS" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.2f s", a - b }') |"
+    echo "| sled commits as the pipeline makes them (prepare, commit_prepared, enforce_cap), one thread | $(kv "$OUT/sled.txt" commit_as_pipeline_secs) s |"
     echo "| raw sled, 900-byte values, one batch per source, one tree | $(kv "$OUT/sled.txt" raw_one_tree_records_per_sec) records/s |"
     echo "| raw sled, same, plus an index tree (one transaction per batch) | $(kv "$OUT/sled.txt" raw_two_trees_records_per_sec) records/s |"
     echo "| sosik commits (\`commit_poll\`), one core | $(kv "$OUT/sled.txt" commit_stories_per_sec) stories/s |"

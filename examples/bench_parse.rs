@@ -18,13 +18,17 @@
 //! Each is run `--runs` times; the median run is reported as `key=value` lines that
 //! `bench/run.sh` reads.
 
+mod common;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use clap::Parser;
 use sosik::fetch::{Fetched, ResponseMeta};
 use sosik::model::SourceId;
+
+use common::{feed_rs_parse_all, median, read_feeds, to_utf8};
 
 /// feed-rs parse-only baseline over the generated corpus.
 #[derive(Debug, Parser)]
@@ -49,11 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut items = 0;
     let parse = median(args.runs, || {
-        items = 0;
-        for text in &texts {
-            let feed = feed_rs::parser::parse(text.as_bytes()).expect("the corpus parses");
-            items += feed.entries.len();
-        }
+        items = feed_rs_parse_all(&texts);
     });
 
     let now = Utc::now();
@@ -88,50 +88,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("read_document_items_per_sec={:.0}", rate(read));
     println!("read_document_stories={stories}");
     Ok(())
-}
-
-/// Every `*.xml` in `dir`, by name, with its stem.
-fn read_feeds(dir: &std::path::Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-    let mut paths: Vec<_> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    paths.retain(|p| p.extension().is_some_and(|e| e == "xml"));
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let stem = p
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Ok((stem, std::fs::read(&p)?))
-        })
-        .collect()
-}
-
-/// UTF-8 text with an XML declaration feed-rs reads correctly.
-fn to_utf8(bytes: &[u8]) -> String {
-    let head = &bytes[..bytes.len().min(100)];
-    let declared_euc_kr = head
-        .windows(16)
-        .any(|w| w.eq_ignore_ascii_case(b"encoding=\"euc-kr"));
-    if declared_euc_kr {
-        let (text, _) = encoding_rs::EUC_KR.decode_without_bom_handling(bytes);
-        text.replacen("encoding=\"euc-kr\"", "encoding=\"UTF-8\"", 1)
-    } else {
-        String::from_utf8(bytes.to_vec()).expect("UTF-8 feeds are valid UTF-8")
-    }
-}
-
-/// Runs `work` `runs` times and returns the median duration.
-fn median(runs: usize, mut work: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..runs.max(1))
-        .map(|_| {
-            let started = Instant::now();
-            work();
-            started.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
 }

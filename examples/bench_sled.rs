@@ -1,5 +1,6 @@
 //! Baseline of issue 6: the time sled needs to take the benchmark corpus's stories, written
-//! with sosik's own layout but with none of a poll's other work.
+//! with sosik's own layout but with none of a poll's other work; and two floors that say how
+//! close to that baseline any poll can come on this machine.
 //!
 //! ```sh
 //! cargo run --release --example bench_sled -- OUT_DIR
@@ -8,13 +9,21 @@
 //! Untimed first: every feed of `OUT_DIR/www/feeds` goes through `pipeline::read_document`
 //! (decode, parse, normalize), exactly as `sosik poll` would, so the records are the same.
 //! Then, each on a fresh store under `OUT_DIR/baseline/` with the cache size of
-//! `OUT_DIR/sosik.toml`, one thread, sources in config order:
+//! `OUT_DIR/sosik.toml`, sources in config order, each measure `--runs` times (3) with the
+//! median reported:
 //! - **commit**: `Store::commit_poll` once per source (prepare, decide, encode and one batch
-//!   with the stories and the source state), then one flush; `--runs` times (3), the median
-//!   reported. The same records and layout as a poll: the floor `sosik poll` is held to
-//!   (≤ 1.3×);
-//! - **commit_as_pipeline**: the same plus what `pipeline::Ingest` adds per source:
-//!   `enforce_cap` and a flush after every commit;
+//!   with the stories and the source state) on one thread, then one flush. The same records
+//!   and layout as a poll: the baseline `sosik poll` is held to (≤ 1.3×);
+//! - **floor_feed_rs**: the commit loop above on one thread while a second thread parses every
+//!   document with feed-rs alone (its defaults, UTF-8 text in memory): the two things no poll
+//!   of this corpus can skip, side by side on the machine's cores. A poll also fetches over
+//!   HTTP, decodes and normalizes, so it cannot be faster than this;
+//! - **in_memory_ingest**: `sosik poll` without the network: the documents from memory go
+//!   through the pipeline's own machinery (`Workers` for `read_document` and
+//!   `Store::prepare`, the single writer for `commit_prepared` and `enforce_cap`, 16 at a
+//!   time on a tokio runtime), then one flush;
+//! - **commit_as_pipeline**: the commits exactly as the pipeline makes them (`prepare`,
+//!   `commit_prepared`, `enforce_cap`) on one thread, for reference;
 //! - **raw_one_tree** / **raw_two_trees**: plain sled for reference, as the issue measured it:
 //!   as many 900-byte values as there are distinct stories, one batch per source, into one tree
 //!   (`apply_batch`) or into a value tree plus a 24-byte index key per value (one transaction
@@ -22,65 +31,85 @@
 //!
 //! Reports `key=value` lines that `bench/run.sh` reads.
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Parser;
+use futures_util::StreamExt;
 use sled::Transactional;
 use sosik::config::Config;
 use sosik::fetch::{Fetched, ResponseMeta};
-use sosik::model::{SourceState, Story};
-use sosik::store::{Store, StoreOptions};
+use sosik::model::{SourceId, SourceState, Story};
+use sosik::store::{Store, StoreError, StoreOptions};
+use sosik::workers::Workers;
+
+use common::{feed_rs_parse_all, to_utf8};
 
 /// sled write baseline with sosik's layout.
 #[derive(Debug, Parser)]
 struct Args {
     /// Directory written by `bench_gen`.
     out: PathBuf,
-    /// Skip the per-source flush variant (slow on some disks).
-    #[arg(long)]
-    no_pipeline: bool,
-    /// Runs of the commit baseline, each on a fresh store; the median is reported.
+    /// Runs of each measure, each on a fresh store; the median is reported.
     #[arg(long, default_value_t = 3)]
     runs: usize,
 }
 
-type Batch = (sosik::model::SourceId, Vec<Story>, chrono::DateTime<Utc>);
+/// One source's document as the poll would fetch it.
+struct Input {
+    id: SourceId,
+    timezone: chrono_tz::Tz,
+    fetched: Fetched,
+    /// This source's poll time, as `sosik poll` stamps each poll: new stories' first-seen time.
+    now: DateTime<Utc>,
+}
+
+type Batch = (SourceId, Vec<Story>, DateTime<Utc>);
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let config = Config::load(&args.out.join("sosik.toml"))?;
+    let max = config.store.max_items_per_source;
     let now = Utc::now();
 
-    let started = Instant::now();
-    let mut batches: Vec<Batch> = Vec::new();
+    let mut inputs = Vec::new();
     for (n, source) in config.sources.iter().enumerate() {
-        // Each poll has its own time, as in `sosik poll`: new stories' first-seen time.
-        let now = now + chrono::Duration::milliseconds(n as i64);
         let body = std::fs::read(
             args.out
                 .join("www/feeds")
                 .join(format!("{}.xml", source.id)),
         )?;
-        let fetched = Fetched {
-            body,
-            content_type: Some("text/xml".into()),
-            meta: ResponseMeta {
-                status: 200,
-                final_url: Some(source.url.clone()),
-                ..Default::default()
+        inputs.push(Input {
+            id: source.id.clone(),
+            timezone: source.timezone,
+            fetched: Fetched {
+                body,
+                content_type: Some("text/xml".into()),
+                meta: ResponseMeta {
+                    status: 200,
+                    final_url: Some(source.url.clone()),
+                    ..Default::default()
+                },
             },
-        };
+            now: now + chrono::Duration::milliseconds(n as i64),
+        });
+    }
+    let started = Instant::now();
+    let mut batches: Vec<Batch> = Vec::new();
+    for input in &inputs {
         let doc = sosik::pipeline::read_document(
-            &fetched,
-            &source.id,
-            source.timezone,
-            now,
-            config.store.max_items_per_source,
+            &input.fetched,
+            &input.id,
+            input.timezone,
+            input.now,
+            max,
         )?;
-        batches.push((source.id.clone(), doc.stories, now));
+        batches.push((input.id.clone(), doc.stories, input.now));
     }
     let items: usize = batches.iter().map(|(_, s, _)| s.len()).sum();
     println!(
@@ -88,32 +117,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batches.len(),
         started.elapsed().as_secs_f64()
     );
+    let texts: Vec<String> = inputs.iter().map(|i| to_utf8(&i.fetched.body)).collect();
 
     let base = args.out.join("baseline");
     let options = |name: &str| StoreOptions {
         path: base.join(name),
         cache_capacity: config.store.cache_capacity,
     };
+    let runs = args.runs.max(1);
 
-    // What `sosik poll` must be within 1.3x of: the median of `runs` runs.
-    let mut runs = Vec::new();
-    for run in 0..args.runs.max(1) {
+    // What `sosik poll` must be within 1.3x of.
+    let commit = measure(runs, |run| {
         let store = fresh(&options(&format!("commit-{run}")))?;
-        let started = Instant::now();
         let cpu_before = cpu_secs();
-        for (id, stories, at) in &batches {
-            store.commit_poll(id, stories, &state_for(stories), *at)?;
-        }
-        store.flush_blocking()?;
+        let started = Instant::now();
+        commit_all(&store, &batches)?;
         let secs = started.elapsed().as_secs_f64();
         let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
-        runs.push((secs, cpu, store.len()));
-    }
-    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let (secs, cpu, stored) = runs[runs.len() / 2];
-    let all: Vec<String> = runs.iter().map(|r| format!("{:.3}", r.0)).collect();
+        Ok((secs, cpu, store.len()))
+    })?;
+    let (secs, cpu, stored) = commit.median;
     println!("commit_secs={secs:.3}");
-    println!("commit_secs_runs={}", all.join(","));
+    println!("commit_secs_runs={}", commit.runs);
     if let Some(cpu) = cpu {
         // All threads: ours and sled's own (log writes, epoch-based reclamation).
         println!("commit_cpu_secs={cpu:.2}");
@@ -122,24 +147,66 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("commit_stories_per_sec={:.0}", stored as f64 / secs);
     println!("commit_store_bytes={}", dir_size(&options("commit-0").path));
 
-    if !args.no_pipeline {
-        let store = fresh(&options("pipeline"))?;
-        let max = config.store.max_items_per_source;
+    // The commits and feed-rs's parse side by side: the least a poll can take.
+    let floor = measure(runs, |run| {
+        let store = fresh(&options(&format!("floor-{run}")))?;
+        let cpu_before = cpu_secs();
         let started = Instant::now();
-        for (id, stories, at) in &batches {
-            let state = state_for(stories);
-            store.commit_poll(id, stories, &state, *at)?;
-            let protect: HashSet<_> = state.current.iter().copied().collect();
-            store.enforce_cap(id, max, &protect)?;
-            store.flush_blocking()?;
-        }
+        let (committed, parsed) = std::thread::scope(|scope| {
+            let parser = scope.spawn(|| feed_rs_parse_all(&texts));
+            let committed = commit_all(&store, &batches);
+            (committed, parser.join())
+        });
+        committed?;
+        parsed.map_err(|_| "feed-rs panicked on the corpus")?;
         let secs = started.elapsed().as_secs_f64();
-        println!("commit_as_pipeline_secs={secs:.3}");
-        println!(
-            "commit_as_pipeline_stories_per_sec={:.0}",
-            store.len() as f64 / secs
-        );
+        let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
+        Ok((secs, cpu, store.len()))
+    })?;
+    println!("floor_feed_rs_secs={:.3}", floor.median.0);
+    println!("floor_feed_rs_secs_runs={}", floor.runs);
+    if let Some(cpu) = floor.median.1 {
+        println!("floor_feed_rs_cpu_secs={cpu:.2}");
     }
+
+    // The poll's own machinery without the network.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let inputs = Arc::new(inputs);
+    let in_memory = measure(runs, |run| {
+        let store = fresh(&options(&format!("in-memory-{run}")))?;
+        let cpu_before = cpu_secs();
+        let started = Instant::now();
+        runtime.block_on(ingest_in_memory(&store, &inputs, max))?;
+        let secs = started.elapsed().as_secs_f64();
+        let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
+        Ok((secs, cpu, store.len()))
+    })?;
+    println!("in_memory_ingest_secs={:.3}", in_memory.median.0);
+    println!("in_memory_ingest_secs_runs={}", in_memory.runs);
+    if let Some(cpu) = in_memory.median.1 {
+        println!("in_memory_ingest_cpu_secs={cpu:.2}");
+    }
+    println!("in_memory_ingest_stories={}", in_memory.median.2);
+
+    let store = fresh(&options("pipeline"))?;
+    let started = Instant::now();
+    for (id, stories, at) in &batches {
+        let state = state_for(stories);
+        let prepared = store.prepare(stories);
+        store.commit_prepared(id, stories, prepared, &state, *at)?;
+        let protect: HashSet<_> = state.current.iter().copied().collect();
+        store.enforce_cap(id, max, &protect)?;
+    }
+    store.flush_blocking()?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("commit_as_pipeline_secs={secs:.3}");
+    println!(
+        "commit_as_pipeline_stories_per_sec={:.0}",
+        store.len() as f64 / secs
+    );
+    drop(store);
 
     let per_batch = stored.div_ceil(batches.len().max(1)).max(1);
     let (one, two) = raw_sled(&base, config.store.cache_capacity, stored, per_batch)?;
@@ -147,6 +214,89 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("raw_two_trees_records_per_sec={:.0}", stored as f64 / two);
     let _ = std::fs::remove_dir_all(&base);
     Ok(())
+}
+
+/// The baseline's work: one `commit_poll` per source, in order, then one flush.
+fn commit_all(store: &Store, batches: &[Batch]) -> Result<(), StoreError> {
+    for (id, stories, at) in batches {
+        store.commit_poll(id, stories, &state_for(stories), *at)?;
+    }
+    store.flush_blocking()
+}
+
+/// What `pipeline::Ingest` does with a fetched document, for every input, 16 at a time: read
+/// and prepare on the CPU workers, commit and cap on the single writer.
+async fn ingest_in_memory(
+    store: &Store,
+    inputs: &Arc<Vec<Input>>,
+    max: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let workers = Workers::new(std::thread::available_parallelism().map_or(2, usize::from));
+    let writer = Workers::single("bench-writer");
+    let polls = (0..inputs.len()).map(|i| {
+        let (workers, writer, store, inputs) = (&workers, &writer, store.clone(), inputs.clone());
+        async move {
+            let reader = store.clone();
+            let read_inputs = inputs.clone();
+            let (doc, prepared) = workers
+                .run(move || {
+                    let input = &read_inputs[i];
+                    let fetched = Fetched {
+                        body: input.fetched.body.clone(),
+                        content_type: input.fetched.content_type.clone(),
+                        meta: input.fetched.meta.clone(),
+                    };
+                    sosik::pipeline::read_document(
+                        &fetched,
+                        &input.id,
+                        input.timezone,
+                        input.now,
+                        max,
+                    )
+                    .map(|doc| {
+                        let prepared = reader.prepare(&doc.stories);
+                        (doc, prepared)
+                    })
+                })
+                .await??;
+            writer
+                .run(move || {
+                    let input = &inputs[i];
+                    let state = state_for(&doc.stories);
+                    store.commit_prepared(&input.id, &doc.stories, prepared, &state, input.now)?;
+                    let protect: HashSet<_> = state.current.iter().copied().collect();
+                    store.enforce_cap(&input.id, max, &protect)?;
+                    Ok::<_, StoreError>(doc.stories)
+                })
+                .await??;
+            Ok::<_, Box<dyn std::error::Error>>(())
+        }
+    });
+    let mut polls = futures_util::stream::iter(polls).buffer_unordered(16);
+    while let Some(done) = polls.next().await {
+        done?;
+    }
+    store.flush().await?;
+    Ok(())
+}
+
+/// A measure's median run (seconds, CPU seconds, stories stored) and every run's seconds.
+struct Measured {
+    median: (f64, Option<f64>, usize),
+    runs: String,
+}
+
+fn measure(
+    runs: usize,
+    mut run: impl FnMut(usize) -> Result<(f64, Option<f64>, usize), Box<dyn std::error::Error>>,
+) -> Result<Measured, Box<dyn std::error::Error>> {
+    let mut all = (0..runs).map(&mut run).collect::<Result<Vec<_>, _>>()?;
+    let listed: Vec<String> = all.iter().map(|r| format!("{:.3}", r.0)).collect();
+    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(Measured {
+        median: all[all.len() / 2],
+        runs: listed.join(","),
+    })
 }
 
 /// CPU time (user + system) of this process so far, every thread included, from
