@@ -25,7 +25,7 @@ mod index;
 mod migrate;
 mod records;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -100,6 +100,56 @@ impl Prepared {
     /// The stories' keys, in their order.
     pub fn keys(&self) -> &[StoryKey] {
         &self.keys
+    }
+}
+
+/// One source's poll for [`Store::commit_group`]: what [`Store::commit_prepared`] takes.
+#[derive(Debug)]
+pub struct PollCommit<'a> {
+    /// The source polled.
+    pub source: &'a SourceId,
+    /// Its document's stories.
+    pub stories: &'a [Story],
+    /// [`Store::prepare`] of `stories`.
+    pub prepared: Prepared,
+    /// The source's state after this poll.
+    pub state: &'a SourceState,
+    /// The poll's time.
+    pub now: DateTime<Utc>,
+}
+
+/// What a group commit will write: story records by key (the latest staged version, at its
+/// first-seen time), records that moved away from an older first-seen time, the index
+/// headers in the order they were staged, and each poll's source state.
+#[derive(Default)]
+struct Group {
+    pending: HashMap<StoryKey, (i64, Vec<u8>)>,
+    removals: Vec<[u8; 25]>,
+    written: Vec<(StoryKey, records::StoryHeader)>,
+    states: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// One story write of a poll being staged.
+struct Staged {
+    key: StoryKey,
+    record: Vec<u8>,
+    header: records::StoryHeader,
+    moved_from: Option<i64>,
+}
+
+impl Staged {
+    fn at(
+        key: StoryKey,
+        record: Vec<u8>,
+        header: records::StoryHeader,
+        moved_from: Option<i64>,
+    ) -> Staged {
+        Staged {
+            key,
+            record,
+            header,
+            moved_from,
+        }
     }
 }
 
@@ -311,42 +361,91 @@ impl Store {
         state: &SourceState,
         now: DateTime<Utc>,
     ) -> Result<CommitCounts, StoreError> {
+        let poll = PollCommit {
+            source,
+            stories,
+            prepared,
+            state,
+            now,
+        };
+        self.commit_group(vec![poll])
+            .pop()
+            .expect("one result per poll")
+    }
+
+    /// Commits several polls in one sled batch (a group commit), each as
+    /// [`Store::commit_prepared`] would, in order: a story two of them carry is judged by the
+    /// second against the first's version. Each poll is still all or nothing: one whose stored
+    /// records cannot be read fails alone and writes nothing; a failed write fails them all.
+    ///
+    /// sled makes every batch durable with two log writes of its own (`pin_log`), so a writer
+    /// with several polls waiting commits them together rather than one batch each.
+    pub fn commit_group(
+        &self,
+        polls: Vec<PollCommit<'_>>,
+    ) -> Vec<Result<CommitCounts, StoreError>> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut group = Group::default();
+        let mut results: Vec<Result<CommitCounts, StoreError>> = polls
+            .into_iter()
+            .map(|poll| self.stage(poll, &mut group))
+            .collect();
+        if let Err(e) = self.apply_group(group) {
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(StoreError::Io(e.to_string()));
+            }
+        }
+        results
+    }
+
+    /// Decides one poll's writes against the store and the polls staged before it in `group`,
+    /// and adds them to `group` only when the whole poll could be judged.
+    fn stage(&self, poll: PollCommit<'_>, group: &mut Group) -> Result<CommitCounts, StoreError> {
+        let PollCommit {
+            source,
+            stories,
+            prepared,
+            state,
+            now,
+        } = poll;
         // Prepared from another slice (a caller's bug): prepared again, rather than trusted.
         let prepared = if prepared.keys.len() == stories.len() {
             prepared
         } else {
             self.prepare(stories)
         };
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let mut counts = CommitCounts::default();
-        let mut batch = sled::Batch::default();
-        let mut written = Vec::new();
+        let mut staged: Vec<Staged> = Vec::new();
         let first_seen: Vec<Option<i64>> = {
             let index = self.read_index();
             prepared.keys.iter().map(|k| index.first_seen(k)).collect()
         };
         let items = stories.iter().zip(prepared.keys).zip(prepared.new);
         for (((incoming, key), new), first_seen) in items.zip(first_seen) {
-            // Only stories the index knows need a read and a decision.
-            let stored = match first_seen {
-                Some(first_seen) => self
-                    .data
-                    .get(story_key(&key, first_seen))?
-                    .map(|bytes| (first_seen, bytes)),
-                None => None,
+            // The version to judge against: a poll's earlier in this group, else the store's.
+            // Only stories one of them knows need a read and a decision.
+            let from_sled;
+            let stored: Option<(i64, &[u8])> = match group.pending.get(&key) {
+                Some((first_seen, record)) => Some((*first_seen, record.as_slice())),
+                None => match first_seen {
+                    Some(first_seen) => {
+                        from_sled = self.data.get(story_key(&key, first_seen))?;
+                        from_sled.as_deref().map(|bytes| (first_seen, bytes))
+                    }
+                    None => None,
+                },
             };
             let Some((first_seen, bytes)) = stored else {
                 // Not stored: new (`decide`'s contract), written as prepared, without a copy.
                 counts.new += 1;
                 let (record, header) =
                     new.unwrap_or_else(|| (encode_story(incoming), header_of(incoming)));
-                batch.insert(&story_key(&key, header.first_seen), record);
-                written.push((key, header));
+                staged.push(Staged::at(key, record, header, None));
                 continue;
             };
             // Most known stories are settled by the record's header alone (the same version
             // again, or another source's copy): no body to decompress, decode or re-encode.
-            let (header, body) = split_record(&bytes)?;
+            let (header, body) = split_record(bytes)?;
             let pairs = header.sources.iter().map(|(id, f)| (id.as_str(), *f));
             match dedupe::shortcut(pairs, incoming) {
                 Some(Shortcut::Unchanged) => {
@@ -359,13 +458,13 @@ impl Store {
                     if let Some(from) = incoming.sources.first() {
                         header.sources.push((from.id.to_string(), from.fingerprint));
                     }
-                    batch.insert(&story_key(&key, first_seen), join_record(&header, body));
-                    written.push((key, header));
+                    let record = join_record(&header, body);
+                    staged.push(Staged::at(key, record, header, None));
                     continue;
                 }
                 None => {}
             }
-            let next = match dedupe::decide(Some(&decode_story(&bytes)?), incoming, now) {
+            let next = match dedupe::decide(Some(&decode_story(bytes)?), incoming, now) {
                 Change::New(s) => {
                     counts.new += 1;
                     s
@@ -384,17 +483,54 @@ impl Store {
                 }
             };
             let header = header_of(&next);
-            if header.first_seen != first_seen {
-                // Not done by `decide` today; if it ever is, the record moves.
-                batch.remove(&story_key(&key, first_seen));
-            }
-            batch.insert(&story_key(&key, header.first_seen), encode_story(&next));
-            written.push((key, header));
+            // Not done by `decide` today; if it ever is, the record moves.
+            let moved_from = (header.first_seen != first_seen).then_some(first_seen);
+            staged.push(Staged::at(key, encode_story(&next), header, moved_from));
         }
         let mut state = state.clone();
         state.last_new = counts.new;
         state.last_updated = counts.updated;
-        batch.insert(state_key(source), encode_source(&state));
+        group
+            .states
+            .push((state_key(source), encode_source(&state)));
+        for Staged {
+            key,
+            record,
+            header,
+            moved_from,
+        } in staged
+        {
+            if let Some(old) = moved_from {
+                group.removals.push(story_key(&key, old));
+            }
+            group.pending.insert(key, (header.first_seen, record));
+            group.written.push((key, header));
+        }
+        Ok(counts)
+    }
+
+    /// Writes a group's staged polls in one batch and brings the index up to date.
+    fn apply_group(&self, group: Group) -> Result<(), StoreError> {
+        let Group {
+            pending,
+            removals,
+            written,
+            states,
+        } = group;
+        if states.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        // Removals first: a later write of the same key wins.
+        for key in &removals {
+            batch.remove(key);
+        }
+        for (key, (first_seen, record)) in pending {
+            batch.insert(&story_key(&key, first_seen), record);
+        }
+        for (key, value) in states {
+            batch.insert(key, value);
+        }
         let generation = self.next_generation(&mut batch, !written.is_empty());
         self.data.apply_batch(batch)?;
         self.generation.store(generation, Ordering::SeqCst);
@@ -402,7 +538,7 @@ impl Store {
         for (key, header) in &written {
             index.insert(*key, header);
         }
-        Ok(counts)
+        Ok(())
     }
 
     /// The generation this batch sets: one more when it changes stories (written with it, so

@@ -507,3 +507,161 @@ fn a_layout_2_store_is_migrated_at_open_even_when_half_done() {
         assert_eq!(schema(&db), SCHEMA_VERSION);
     }
 }
+
+/// Every stored story, whole, by key: what two stores are compared by.
+fn contents(store: &Store) -> Vec<Story> {
+    let mut all: Vec<Story> = store.newest().map(Result::unwrap).collect();
+    all.sort_by_key(Story::key);
+    all
+}
+
+/// The polls of the group tests: two sources sharing stories, a story edited by its source
+/// between two polls of one group, and a story stored before the group.
+fn group_polls() -> Vec<(&'static str, Vec<Story>, DateTime<Utc>)> {
+    let mut edited = story("mk-all", 3, "셋 (수정)", 3);
+    edited.summary = Some("<p>고침</p>".into());
+    edited.sources[0].fingerprint = edited.fingerprint();
+    vec![
+        (
+            "mk-all",
+            vec![story("mk-all", 1, "하나", 2), story("mk-all", 3, "셋", 2)],
+            at(3),
+        ),
+        (
+            "mk-it",
+            vec![story("mk-it", 1, "하나", 2), story("mk-it", 2, "둘", 2)],
+            at(3),
+        ),
+        ("mk-all", vec![edited, story("mk-all", 0, "영", 1)], at(4)),
+        ("hankyung", vec![story("hankyung", 2, "둘", 2)], at(4)),
+    ]
+}
+
+fn poll_state(stories: &[Story]) -> SourceState {
+    SourceState {
+        current: stories.iter().map(Story::key).collect(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_group_commit_stores_what_the_same_polls_one_by_one_would() {
+    let (one_dir, group_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (one, group) = (open(one_dir.path()), open(group_dir.path()));
+    let before = story("mk-all", 0, "영", 1);
+    for store in [&one, &group] {
+        commit(store, "mk-all", std::slice::from_ref(&before), at(1));
+    }
+    let polls = group_polls();
+    let ids: Vec<SourceId> = polls.iter().map(|p| SourceId::new(p.0).unwrap()).collect();
+    let states: Vec<SourceState> = polls.iter().map(|p| poll_state(&p.1)).collect();
+
+    let one_by_one: Vec<CommitCounts> = polls
+        .iter()
+        .zip(&ids)
+        .zip(&states)
+        .map(|(((_, stories, now), id), state)| one.commit_poll(id, stories, state, *now).unwrap())
+        .collect();
+    let grouped: Vec<CommitCounts> = group
+        .commit_group(
+            polls
+                .iter()
+                .zip(&ids)
+                .zip(&states)
+                .map(|(((_, stories, now), id), state)| PollCommit {
+                    source: id,
+                    stories,
+                    prepared: group.prepare(stories),
+                    state,
+                    now: *now,
+                })
+                .collect(),
+        )
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    assert_eq!(grouped, one_by_one);
+    assert_eq!(
+        one_by_one
+            .iter()
+            .map(|c| (c.new, c.updated, c.unchanged))
+            .collect::<Vec<_>>(),
+        [(2, 0, 0), (1, 0, 1), (0, 1, 1), (0, 0, 1)],
+        "the polls exercise new, shared, edited and already stored stories"
+    );
+    assert_eq!(contents(&group), contents(&one));
+    let shared = group.get(&story("x", 2, "", 1).key()).unwrap().unwrap();
+    let sources: Vec<&str> = shared.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(sources, ["mk-it", "hankyung"]);
+    for id in &ids {
+        assert_eq!(
+            group.source_state(id).unwrap(),
+            one.source_state(id).unwrap(),
+            "{id}"
+        );
+    }
+    // And both read back the same after a reopen (the index came from the same writes).
+    drop((one, group));
+    let (one, group) = (open(one_dir.path()), open(group_dir.path()));
+    assert_eq!(contents(&group), contents(&one));
+    assert_eq!(titles(&group), titles(&one));
+}
+
+#[test]
+fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let garbled = story("mk-all", 1, "하나", 1);
+    commit(&store, "mk-all", std::slice::from_ref(&garbled), at(1));
+    let first_seen = store.read_index().first_seen(&garbled.key()).unwrap();
+    store
+        .data
+        .insert(story_key(&garbled.key(), first_seen), &b"\x03garbage"[..])
+        .unwrap();
+
+    let (all, it) = (
+        SourceId::new("mk-all").unwrap(),
+        SourceId::new("mk-it").unwrap(),
+    );
+    let from_all = vec![
+        story("mk-all", 1, "하나 (수정)", 1),
+        story("mk-all", 5, "다섯", 2),
+    ];
+    let from_it = vec![story("mk-it", 7, "일곱", 2)];
+    let (all_state, it_state) = (poll_state(&from_all), poll_state(&from_it));
+    let results = store.commit_group(vec![
+        PollCommit {
+            source: &all,
+            stories: &from_all,
+            prepared: store.prepare(&from_all),
+            state: &all_state,
+            now: at(2),
+        },
+        PollCommit {
+            source: &it,
+            stories: &from_it,
+            prepared: store.prepare(&from_it),
+            state: &it_state,
+            now: at(2),
+        },
+    ]);
+
+    assert!(
+        matches!(&results[0], Err(StoreError::Record(_))),
+        "{:?}",
+        results[0]
+    );
+    assert_eq!(results[1].as_ref().unwrap().new, 1);
+    assert_eq!(titles_for(&store, "mk-it"), ["일곱"]);
+    // Nothing of the failed poll was written: not its new story, not its state.
+    assert!(store.get(&from_all[1].key()).unwrap().is_none());
+    assert_eq!(
+        store.source_state(&all).unwrap().unwrap().current,
+        [garbled.key()]
+    );
+    assert_eq!(
+        store.source_state(&it).unwrap().unwrap().current,
+        it_state.current
+    );
+}
