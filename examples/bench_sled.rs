@@ -18,10 +18,8 @@
 //!   document with feed-rs alone (its defaults, UTF-8 text in memory): the two things no poll
 //!   of this corpus can skip, side by side on the machine's cores. A poll also fetches over
 //!   HTTP, decodes and normalizes, so it cannot be faster than this;
-//! - **in_memory_ingest**: `sosik poll` without the network: the documents from memory go
-//!   through the pipeline's own machinery (`Workers` for `read_document` and
-//!   `Store::prepare`, the single writer for `commit_prepared` and `enforce_cap`, 16 at a
-//!   time on a tokio runtime), then one flush;
+//! - **in_memory_ingest**: `sosik poll` without the network: `pipeline::Ingest` itself over
+//!   `file://` URLs of the documents (in the page cache by then), then one flush;
 //! - **commit_as_pipeline**: the commits exactly as the pipeline makes them (`prepare`,
 //!   `commit_prepared`, `enforce_cap`) on one thread, for reference;
 //! - **raw_one_tree** / **raw_two_trees**: plain sled for reference, as the issue measured it:
@@ -40,13 +38,12 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
-use futures_util::StreamExt;
 use sled::Transactional;
 use sosik::config::Config;
 use sosik::fetch::{Fetched, ResponseMeta};
 use sosik::model::{SourceId, SourceState, Story};
+use sosik::pipeline::Ingest;
 use sosik::store::{Store, StoreError, StoreOptions};
-use sosik::workers::Workers;
 
 use common::{feed_rs_parse_all, to_utf8};
 
@@ -173,12 +170,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let inputs = Arc::new(inputs);
+    let feeds = std::fs::canonicalize(args.out.join("www/feeds"))?;
     let in_memory = measure(runs, |run| {
         let store = fresh(&options(&format!("in-memory-{run}")))?;
         let cpu_before = cpu_secs();
         let started = Instant::now();
-        runtime.block_on(ingest_in_memory(&store, &inputs, max))?;
+        let failed = runtime.block_on(poll_files(&config, &store, &feeds))?;
+        if failed > 0 {
+            return Err(format!("{failed} polls of the corpus's files failed").into());
+        }
         let secs = started.elapsed().as_secs_f64();
         let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
         Ok((secs, cpu, store.len()))
@@ -224,60 +224,35 @@ fn commit_all(store: &Store, batches: &[Batch]) -> Result<(), StoreError> {
     store.flush_blocking()
 }
 
-/// What `pipeline::Ingest` does with a fetched document, for every input, 16 at a time: read
-/// and prepare on the CPU workers, commit and cap on the single writer.
-async fn ingest_in_memory(
+/// `sosik poll` without the network: `pipeline::Ingest` itself, every source at once as the
+/// command spawns them, each source's URL turned into the `file://` URL of its document (in
+/// the page cache after the reads above), then one flush. Returns how many polls failed.
+async fn poll_files(
+    config: &Config,
     store: &Store,
-    inputs: &Arc<Vec<Input>>,
-    max: usize,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let workers = Workers::new(std::thread::available_parallelism().map_or(2, usize::from));
-    let writer = Workers::single("bench-writer");
-    let polls = (0..inputs.len()).map(|i| {
-        let (workers, writer, store, inputs) = (&workers, &writer, store.clone(), inputs.clone());
-        async move {
-            let reader = store.clone();
-            let read_inputs = inputs.clone();
-            let (doc, prepared) = workers
-                .run(move || {
-                    let input = &read_inputs[i];
-                    let fetched = Fetched {
-                        body: input.fetched.body.clone(),
-                        content_type: input.fetched.content_type.clone(),
-                        meta: input.fetched.meta.clone(),
-                    };
-                    sosik::pipeline::read_document(
-                        &fetched,
-                        &input.id,
-                        input.timezone,
-                        input.now,
-                        max,
-                    )
-                    .map(|doc| {
-                        let prepared = reader.prepare(&doc.stories);
-                        (doc, prepared)
-                    })
-                })
-                .await??;
-            writer
-                .run(move || {
-                    let input = &inputs[i];
-                    let state = state_for(&doc.stories);
-                    store.commit_prepared(&input.id, &doc.stories, prepared, &state, input.now)?;
-                    let protect: HashSet<_> = state.current.iter().copied().collect();
-                    store.enforce_cap(&input.id, max, &protect)?;
-                    Ok::<_, StoreError>(doc.stories)
-                })
-                .await??;
-            Ok::<_, Box<dyn std::error::Error>>(())
+    feeds: &Path,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let mut config = config.clone();
+    for source in &mut config.sources {
+        let path = feeds.join(format!("{}.xml", source.id));
+        source.url = url::Url::from_file_path(&path)
+            .map_err(|_| format!("{} is not an absolute path", path.display()))?;
+    }
+    let sources = config.sources.clone();
+    let ingest = Ingest::new(Arc::new(config), store.clone())?;
+    let mut polls = tokio::task::JoinSet::new();
+    for source in sources {
+        let ingest = ingest.clone();
+        polls.spawn(async move { ingest.ingest(&source).await });
+    }
+    let mut failed = 0;
+    while let Some(report) = polls.join_next().await {
+        if !report?.outcome.is_success() {
+            failed += 1;
         }
-    });
-    let mut polls = futures_util::stream::iter(polls).buffer_unordered(16);
-    while let Some(done) = polls.next().await {
-        done?;
     }
     store.flush().await?;
-    Ok(())
+    Ok(failed)
 }
 
 /// A measure's median run (seconds, CPU seconds, stories stored) and every run's seconds.

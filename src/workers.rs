@@ -1,6 +1,7 @@
 //! Worker threads of our own, for the two kinds of work a poll hands off the async runtime:
-//! the CPU work per document (decode, parse, normalize, encode) on a few niced threads, and the
-//! store's commits on one writer thread that takes them back to back.
+//! the CPU work per document (decode, parse, normalize, encode) on a few niced threads
+//! ([`Workers`]), and the store's commits on one writer thread that takes whatever polls wait
+//! for it as one group ([`Batcher`]).
 //!
 //! Reading documents is the bulk of a poll's CPU time and can wait; the store's single writer
 //! and the HTTP server cannot. Niced (Linux), the readers take whatever CPU is left, so a large
@@ -33,12 +34,6 @@ impl Workers {
     /// A pool of `threads` CPU workers (at least one), niced, named `sosik-cpu-N`.
     pub fn new(threads: usize) -> Workers {
         Workers::with(threads, "sosik-cpu", NICENESS)
-    }
-
-    /// One thread at the process's own priority, named `name-0`: for work that must run one
-    /// job at a time, back to back (the store's writer).
-    pub fn single(name: &'static str) -> Workers {
-        Workers::with(1, name, 0)
     }
 
     fn with(threads: usize, name: &'static str, niceness: i32) -> Workers {
@@ -108,6 +103,154 @@ impl Workers {
     }
 }
 
+/// One thread, at the process's own priority, that takes its queued items in groups: all
+/// those waiting when it is free (up to a maximum), handed to one call of its work. For the
+/// store's writer, where one batch of many polls costs sled far less than one batch each.
+/// Started at the first item; stops after the last clone goes.
+pub struct Batcher<T, R> {
+    items: mpsc::Sender<Item<T, R>>,
+    shared: Arc<BatcherShared<T, R>>,
+}
+
+type Item<T, R> = (T, tokio::sync::oneshot::Sender<Result<R, String>>);
+type GroupWork<T, R> = dyn Fn(Vec<T>) -> Vec<R> + Send + Sync;
+
+struct BatcherShared<T, R> {
+    queue: Mutex<Option<mpsc::Receiver<Item<T, R>>>>,
+    work: Arc<GroupWork<T, R>>,
+    name: &'static str,
+    max: usize,
+    linger: std::time::Duration,
+    started: OnceLock<bool>,
+}
+
+impl<T, R> Clone for Batcher<T, R> {
+    fn clone(&self) -> Self {
+        Batcher {
+            items: self.items.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<T, R> std::fmt::Debug for Batcher<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher")
+            .field("name", &self.shared.name)
+            .field("max", &self.shared.max)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// A batcher whose thread is named `name-0`, giving `work` up to `max` items at a time:
+    /// those that arrive within `linger` of a group's first. `work` answers one result per
+    /// item, in order.
+    pub fn new(
+        name: &'static str,
+        max: usize,
+        linger: std::time::Duration,
+        work: impl Fn(Vec<T>) -> Vec<R> + Send + Sync + 'static,
+    ) -> Batcher<T, R> {
+        let (items, queue) = mpsc::channel();
+        Batcher {
+            items,
+            shared: Arc::new(BatcherShared {
+                queue: Mutex::new(Some(queue)),
+                work: Arc::new(work),
+                name,
+                max: max.max(1),
+                linger,
+                started: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Queues `item` and waits for its result without blocking the async runtime; a panic in
+    /// the work comes back as its message to every item of that group.
+    pub async fn run(&self, item: T) -> Result<R, String> {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        if *self.shared.started.get_or_init(|| self.start()) {
+            self.items
+                .send((item, done))
+                .map_err(|_| format!("the {} thread is gone", self.shared.name))?;
+        } else {
+            // No thread could start: the blocking pool does the work, one item at a time.
+            let work = Arc::clone(&self.shared.work);
+            drop(tokio::task::spawn_blocking(move || {
+                answer_group(&*work, vec![(item, done)]);
+            }));
+        }
+        answer
+            .await
+            .map_err(|_| format!("the {} thread stopped before answering", self.shared.name))?
+    }
+
+    /// Starts the thread; whether it started.
+    fn start(&self) -> bool {
+        let Some(queue) = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return false;
+        };
+        let (work, max) = (Arc::clone(&self.shared.work), self.shared.max);
+        let linger = self.shared.linger;
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-0", self.shared.name))
+            .spawn(move || {
+                while let Ok(first) = queue.recv() {
+                    // The group closes when it is full or `linger` after its first item.
+                    let closes = std::time::Instant::now() + linger;
+                    let mut group = vec![first];
+                    while group.len() < max {
+                        let left = closes.saturating_duration_since(std::time::Instant::now());
+                        match queue.recv_timeout(left) {
+                            Ok(item) => group.push(item),
+                            Err(_) => break,
+                        }
+                    }
+                    answer_group(&*work, group);
+                }
+            });
+        match spawned {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(error = %e, name = self.shared.name, "cannot start a thread");
+                false
+            }
+        }
+    }
+}
+
+/// Runs `work` over a group and sends each item its answer.
+fn answer_group<T, R>(work: &GroupWork<T, R>, group: Vec<Item<T, R>>) {
+    let (items, replies): (Vec<T>, Vec<_>) = group.into_iter().unzip();
+    let count = items.len();
+    match catch_unwind(AssertUnwindSafe(|| work(items))) {
+        Ok(results) if results.len() == count => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(Ok(result));
+            }
+        }
+        Ok(results) => {
+            let message = format!("{} results for a group of {count}", results.len());
+            for reply in replies {
+                let _ = reply.send(Err(message.clone()));
+            }
+        }
+        Err(panic) => {
+            let message = crate::panic_message(&*panic);
+            for reply in replies {
+                let _ = reply.send(Err(message.clone()));
+            }
+        }
+    }
+}
+
 /// Lowers the calling thread's priority by `niceness`; best effort (Linux only).
 fn lower_priority(niceness: i32) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -127,6 +270,7 @@ fn lower_priority(niceness: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[tokio::test]
     async fn jobs_run_and_panics_come_back_as_messages() {
@@ -143,21 +287,109 @@ mod tests {
         assert_eq!(workers.run(|| 7).await, Ok(7));
     }
 
+    #[tokio::test]
+    async fn a_batcher_hands_its_work_the_items_that_wait_together_and_answers_each() {
+        // The first group's work holds the thread until the other items are queued.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = Mutex::new(hold);
+        let groups = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&groups);
+        let batcher = Batcher::new("test-batcher", 4, Duration::ZERO, move |items: Vec<u32>| {
+            if items == [0] {
+                let _ = hold.lock().unwrap().recv();
+            }
+            seen.lock().unwrap().push(items.clone());
+            if items.contains(&13) {
+                panic!("item 13 is unlucky");
+            }
+            items.iter().map(|n| n * 10).collect()
+        });
+        let first = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.run(0).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let rest: Vec<_> = (1..=6)
+            .map(|n| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.run(n).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap(), Ok(0));
+        let mut answers = Vec::new();
+        for answer in rest {
+            answers.push(answer.await.unwrap().unwrap());
+        }
+        assert_eq!(
+            answers,
+            [10, 20, 30, 40, 50, 60],
+            "each item gets its own result"
+        );
+        let groups = groups.lock().unwrap().clone();
+        assert_eq!(groups[0], [0]);
+        // The six that waited went in groups of at most four, not one by one.
+        assert_eq!(groups.len(), 3, "{groups:?}");
+        assert!(groups[1..].iter().all(|g| g.len() <= 4), "{groups:?}");
+
+        // A panic answers every item of its group with the message; the thread goes on.
+        let (a, b) = futures_util::future::join(batcher.run(12), batcher.run(13)).await;
+        assert!(
+            b.as_ref().unwrap_err().contains("item 13 is unlucky"),
+            "{b:?}"
+        );
+        assert!(
+            a == Ok(120) || a.as_ref().is_err_and(|e| e.contains("unlucky")),
+            "{a:?}"
+        );
+        assert_eq!(batcher.run(2).await, Ok(20));
+    }
+
+    #[tokio::test]
+    async fn a_batcher_lingers_for_items_that_arrive_soon_after_the_first() {
+        let groups = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&groups);
+        let batcher = Batcher::new(
+            "test-linger",
+            8,
+            Duration::from_millis(300),
+            move |items: Vec<u32>| {
+                seen.lock().unwrap().push(items.len());
+                items
+            },
+        );
+        let late = {
+            let batcher = batcher.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                batcher.run(2).await
+            })
+        };
+        assert_eq!(batcher.run(1).await, Ok(1));
+        assert_eq!(late.await.unwrap(), Ok(2));
+        assert_eq!(
+            *groups.lock().unwrap(),
+            [2],
+            "one group: the second came within the wait"
+        );
+    }
+
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[tokio::test]
-    async fn cpu_workers_run_at_a_lower_priority_and_a_single_worker_does_not() {
+    async fn cpu_workers_run_at_a_lower_priority_and_a_batcher_does_not() {
         // SAFETY: as in `lower_priority`.
         let priority =
             || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
         let ours = priority();
         let cpu = Workers::new(1).run(priority).await.unwrap();
         assert_eq!(cpu, (ours + NICENESS).min(19));
-        let writer = Workers::single("test-writer");
-        let name = writer
-            .run(|| std::thread::current().name().map(str::to_owned))
-            .await
-            .unwrap();
+        let writer = Batcher::new("test-writer", 4, Duration::ZERO, move |items: Vec<()>| {
+            let name = std::thread::current().name().map(str::to_owned);
+            items.iter().map(|_| (name.clone(), priority())).collect()
+        });
+        let (name, writers) = writer.run(()).await.unwrap();
         assert_eq!(name.as_deref(), Some("test-writer-0"));
-        assert_eq!(writer.run(priority).await.unwrap(), ours);
+        assert_eq!(writers, ours);
     }
 }
