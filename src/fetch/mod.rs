@@ -7,12 +7,12 @@
 
 mod error;
 
+use std::io::Read;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use reqwest::header::{self, HeaderMap, HeaderValue};
-use tokio::io::AsyncReadExt;
 use url::Url;
 
 pub use error::FetchError;
@@ -147,21 +147,22 @@ impl Fetcher {
         let path = url
             .to_file_path()
             .map_err(|_| FetchError::BadUrl(format!("{url} is not a local file path")))?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| FetchError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
         let max = self.settings.max_body_bytes;
-        let mut body = Vec::new();
-        file.take(max + 1)
-            .read_to_end(&mut body)
-            .await
-            .map_err(|e| FetchError::File {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
+        let shown = path.display().to_string();
+        // The whole read in one trip to the blocking pool (tokio's `File` makes one per chunk).
+        let read = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let file = std::fs::File::open(&path)?;
+            let size = file.metadata().map_or(0, |m| m.len()).min(max + 1);
+            let mut body = Vec::with_capacity(size as usize);
+            file.take(max + 1).read_to_end(&mut body)?;
+            Ok(body)
+        })
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(format!("the read task failed: {e}"))));
+        let body = read.map_err(|e| FetchError::File {
+            path: shown,
+            reason: e.to_string(),
+        })?;
         if body.len() as u64 > max {
             return Err(FetchError::TooLarge(max));
         }
@@ -462,5 +463,37 @@ mod tests {
                 .starts_with("the server's answer is not HTTP ("),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn files_are_read_whole_up_to_the_body_limit_and_a_missing_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let fetch = |name: &str| {
+            let url = Url::from_file_path(dir.path().join(name)).unwrap();
+            async move {
+                fetcher(Duration::from_secs(5))
+                    .fetch(&FetchRequest {
+                        url: Some(url),
+                        ..Default::default()
+                    })
+                    .await
+            }
+        };
+        // 1 MiB is the limit: exactly that much is read, one byte more is refused.
+        let at_limit: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path().join("full.xml"), &at_limit).unwrap();
+        match fetch("full.xml").await.unwrap() {
+            FetchOutcome::Fetched(f) => {
+                assert!(f.body == at_limit, "the body differs from the file");
+                assert_eq!(f.meta.status, 200);
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(dir.path().join("over.xml"), vec![b' '; (1 << 20) + 1]).unwrap();
+        let err = fetch("over.xml").await.unwrap_err();
+        assert!(matches!(err, FetchError::TooLarge(_)), "{err:?}");
+        let err = fetch("gone.xml").await.unwrap_err();
+        assert!(err.to_string().contains("gone.xml"), "{err}");
+        assert!(matches!(err, FetchError::File { .. }), "{err:?}");
     }
 }
