@@ -260,3 +260,59 @@ async fn inspect_reports_format_encoding_and_items_as_json() {
         "inspect stores nothing"
     );
 }
+
+/// `sosik poll` reads every source's state before polling (one trip for all): the second poll
+/// must still send each source's validators and report the 304s, and a source with no state
+/// yet polls as new.
+#[tokio::test]
+async fn a_second_poll_sends_the_stored_validators_and_reports_not_modified() {
+    let server = TestServer::start(|req| {
+        let etag = format!("\"v1-{}\"", req.path.trim_start_matches('/'));
+        if req.headers.get("if-none-match") == Some(&etag) {
+            return Response::status(304).header("ETag", &etag);
+        }
+        let feed = rss(
+            &req.path,
+            &[("하나", &format!("https://news.test.kr{}/1", req.path))],
+        );
+        Response::ok("text/xml", feed).header("ETag", &etag)
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sources = [("a", server.url("/a")), ("b", server.url("/b"))];
+    let config = write_config(
+        dir.path(),
+        &[("a", &sources[0].1), ("b", &sources[1].1)],
+        "",
+    );
+    let config = config.to_str().unwrap();
+
+    let first = sosik(&["--config", config, "poll"]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("2 new"),
+        "{}",
+        text(&first.stdout)
+    );
+
+    let second = sosik(&["--config", config, "poll"]).await;
+    let stdout = text(&second.stdout);
+    assert_eq!(second.status.code(), Some(0), "{stdout}");
+    for id in ["a", "b"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{id} ")))
+            .unwrap();
+        assert!(line.contains("ok 304"), "{line}");
+    }
+    let sent: Vec<_> = server
+        .requests()
+        .iter()
+        .filter_map(|r| r.headers.get("if-none-match").cloned())
+        .collect();
+    assert_eq!(
+        sent.len(),
+        2,
+        "only the second poll sends validators: {sent:?}"
+    );
+}
