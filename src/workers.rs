@@ -230,24 +230,18 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
 fn answer_group<T, R>(work: &GroupWork<T, R>, group: Vec<Item<T, R>>) {
     let (items, replies): (Vec<T>, Vec<_>) = group.into_iter().unzip();
     let count = items.len();
-    match catch_unwind(AssertUnwindSafe(|| work(items))) {
+    let message = match catch_unwind(AssertUnwindSafe(|| work(items))) {
         Ok(results) if results.len() == count => {
             for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(Ok(result));
             }
+            return;
         }
-        Ok(results) => {
-            let message = format!("{} results for a group of {count}", results.len());
-            for reply in replies {
-                let _ = reply.send(Err(message.clone()));
-            }
-        }
-        Err(panic) => {
-            let message = crate::panic_message(&*panic);
-            for reply in replies {
-                let _ = reply.send(Err(message.clone()));
-            }
-        }
+        Ok(results) => format!("{} results for a group of {count}", results.len()),
+        Err(panic) => crate::panic_message(&*panic),
+    };
+    for reply in replies {
+        let _ = reply.send(Err(message.clone()));
     }
 }
 
