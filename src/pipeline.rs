@@ -443,17 +443,22 @@ impl Ingest {
             })
             .await
             .map_err(IngestError::Panicked)??;
-        remember_channel_hints(state, &doc.hints);
-        self.record_success(source, state, &meta, now);
-        state.title = doc.title.clone();
-        state.current = prepared.keys().to_vec();
+        // The state this document leads to, committed with its stories; the caller's is left
+        // as it was unless the commit succeeds, so a failed commit neither advances the
+        // validators (the next poll would get a 304 for stories never stored) nor resets the
+        // count of consecutive errors.
+        let mut next = state.clone();
+        remember_channel_hints(&mut next, &doc.hints);
+        self.record_success(source, &mut next, &meta, now);
+        next.title = doc.title.clone();
+        next.current = prepared.keys().to_vec();
         let items = doc.stories.len();
         let encoding = doc.encoding;
         let commit = Commit {
             source: source.id.clone(),
             stories: doc.stories,
             prepared,
-            state: state.clone(),
+            state: next.clone(),
             now,
         };
         let (counts, stories) = self
@@ -464,6 +469,7 @@ impl Ingest {
         // The stories are freed here, off the writer's thread. (Handing them to the CPU
         // workers to free measured slower: glibc's arenas.)
         drop(stories);
+        *state = next;
         state.last_new = counts.new;
         state.last_updated = counts.updated;
         Ok(PollOutcome::Stored {
@@ -708,4 +714,75 @@ pub async fn inspect(config: &Config, target: &str) -> Result<Document, IngestEr
     })
     .await
     .map_err(|e| IngestError::Panicked(join_message(e)))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreOptions;
+
+    fn feed(title: &str) -> String {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>매일경제</title><link>https://www.mk.co.kr/</link>
+<item><title>{title}</title><link>https://www.mk.co.kr/news/it/1</link>
+<description>오픈AI, 삼성에 투자 요청할 듯</description></item>
+</channel></rss>"#
+        )
+    }
+
+    /// A document whose commit fails must leave the source's state as the last success left
+    /// it: validators not advanced (else the next poll gets a 304 for stories never stored),
+    /// consecutive errors counted up, not reset.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_leaves_the_source_state_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = dir.path().join("mk.xml");
+        std::fs::write(&doc, feed("이재용·올트먼 내일 회동")).unwrap();
+        let toml = dir.path().join("sosik.toml");
+        let url = Url::from_file_path(&doc).unwrap();
+        let db = dir.path().join("db");
+        std::fs::write(
+            &toml,
+            format!(
+                "[store]\npath = {:?}\n\n[sources.mk]\nurl = \"{url}\"\n",
+                db
+            ),
+        )
+        .unwrap();
+        let config = Arc::new(Config::load(&toml).unwrap());
+        let store = Store::open(&StoreOptions {
+            path: config.store.path.clone(),
+            cache_capacity: 1 << 20,
+        })
+        .unwrap();
+        let ingest = Ingest::new(config.clone(), store.clone()).unwrap();
+        let source = config.source("mk").unwrap();
+        let first = ingest.ingest(source).await;
+        assert!(matches!(first.outcome, PollOutcome::Stored { .. }));
+        let id = SourceId::new("mk").unwrap();
+        let before = store.source_state(&id).unwrap().unwrap();
+        assert!(before.last_success.is_some());
+
+        // The story's stored body becomes unreadable and the feed edits the story: judging
+        // the edit needs the stored version, so the commit fails.
+        store.garble_body(&before.current[0]);
+        std::fs::write(&doc, feed("이재용·올트먼 내일 회동 (종합)")).unwrap();
+        for failures in 1..=2 {
+            let report = ingest.ingest(source).await;
+            assert!(
+                matches!(report.outcome, PollOutcome::Failed(IngestError::Store(_))),
+                "{:?}",
+                report.outcome
+            );
+            let after = store.source_state(&id).unwrap().unwrap();
+            assert_eq!(after.consecutive_errors, failures);
+            assert_eq!(after.last_success, before.last_success);
+            assert_eq!(after.current, before.current);
+            assert_eq!(
+                (after.etag, after.last_modified),
+                (before.etag.clone(), before.last_modified.clone())
+            );
+        }
+    }
 }

@@ -665,3 +665,16 @@ fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
         it_state.current
     );
 }
+
+impl Store {
+    /// Test support for other modules: makes `key`'s stored body unreadable while its header
+    /// (and so the index) stays intact, as a damaged disk block would.
+    pub(crate) fn garble_body(&self, key: &StoryKey) {
+        let first_seen = self.read_index().first_seen(key).unwrap();
+        let at = story_key(key, first_seen);
+        let bytes = self.data.get(at).unwrap().unwrap();
+        let (header, _) = split_record(&bytes).unwrap();
+        let garbled = join_record(&header, b"\xff\xff\xff not an LZ4 block");
+        self.data.insert(at, garbled).unwrap();
+    }
+}
