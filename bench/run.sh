@@ -170,7 +170,7 @@ STORE_RATIO=$(ratio "$COLD_SECS" "$COMMIT_SECS")
 FLOOR_SECS=$(kv "$OUT/sled.txt" floor_feed_rs_secs)
 FLOOR_OF_COMMIT=$(ratio "$FLOOR_SECS" "$COMMIT_SECS")
 POLL_OF_FLOOR=$(ratio "$COLD_SECS" "$FLOOR_SECS")
-IN_MEMORY_SECS=$(kv "$OUT/sled.txt" in_memory_ingest_secs)
+FILES_SECS=$(kv "$OUT/sled.txt" poll_files_secs)
 PARSE_RATIO=$(ratio "$POLL_RATE" "$PARSE_RATE")
 COLD_RSS_MIB=$(awk -v k="$COLD_RSS_KIB" 'BEGIN { printf "%.0f", k / 1024 }')
 REPOLL_RATE=$(awk -v n="$FEEDS" -v s="$REPOLL_SECS" 'BEGIN { printf "%.0f", n / s }')
@@ -208,9 +208,8 @@ LOADED_MIB=$(awk -v k="$LOADED_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
     echo "| feed-rs parse with encoding_rs decode first, one core | $(kv "$OUT/parse.txt" decode_parse_items_per_sec) items/s |"
     echo "| sosik \`read_document\` (decode, parse, normalize, sanitize), one core | $(kv "$OUT/parse.txt" read_document_items_per_sec) items/s |"
     echo "| the floor, each run (median above); its CPU time | $(kv "$OUT/sled.txt" floor_feed_rs_secs_runs) s; $(kv "$OUT/sled.txt" floor_feed_rs_cpu_secs) s |"
-    echo "| \`sosik poll\` without the network: \`pipeline::Ingest\` over file:// URLs of the documents (in the page cache), each run; CPU time of the median | $(kv "$OUT/sled.txt" in_memory_ingest_secs_runs) s; $(kv "$OUT/sled.txt" in_memory_ingest_cpu_secs) s |"
-    echo "| so the network's share of the cold poll (the poll minus that) | $(awk -v a="$COLD_SECS" -v b="$IN_MEMORY_SECS" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.2f s", a - b }') |"
-    echo "| sled commits as the pipeline makes them (prepare, commit_prepared, enforce_cap), one thread | $(kv "$OUT/sled.txt" commit_as_pipeline_secs) s |"
+    echo "| \`sosik poll\` without the network: \`pipeline::Ingest\` over file:// URLs of the documents (in the page cache), each run; CPU time of the median | $(kv "$OUT/sled.txt" poll_files_secs_runs) s; $(kv "$OUT/sled.txt" poll_files_cpu_secs) s |"
+    echo "| so the network's share of the cold poll (the poll minus that) | $(awk -v a="$COLD_SECS" -v b="$FILES_SECS" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.2f s", a - b }') |"
     echo "| raw sled, 900-byte values, one batch per source, one tree | $(kv "$OUT/sled.txt" raw_one_tree_records_per_sec) records/s |"
     echo "| raw sled, same, plus an index tree (one transaction per batch) | $(kv "$OUT/sled.txt" raw_two_trees_records_per_sec) records/s |"
     echo "| sosik commits (\`commit_poll\`), one core | $(kv "$OUT/sled.txt" commit_stories_per_sec) stories/s |"

@@ -18,10 +18,8 @@
 //!   document with feed-rs alone (its defaults, UTF-8 text in memory): the two things no poll
 //!   of this corpus can skip, side by side on the machine's cores. A poll also fetches over
 //!   HTTP, decodes and normalizes, so it cannot be faster than this;
-//! - **in_memory_ingest**: `sosik poll` without the network: `pipeline::Ingest` itself over
+//! - **poll_files**: `sosik poll` without the network: `pipeline::Ingest` itself over
 //!   `file://` URLs of the documents (in the page cache by then), then one flush;
-//! - **commit_as_pipeline**: the commits exactly as the pipeline makes them (`prepare`,
-//!   `commit_prepared`, `enforce_cap`) on one thread, for reference;
 //! - **raw_one_tree** / **raw_two_trees**: plain sled for reference, as the issue measured it:
 //!   as many 900-byte values as there are distinct stories, one batch per source, into one tree
 //!   (`apply_batch`) or into a value tree plus a 24-byte index key per value (one transaction
@@ -31,7 +29,6 @@
 
 mod common;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -124,89 +121,52 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs = args.runs.max(1);
 
     // What `sosik poll` must be within 1.3x of.
-    let commit = measure(runs, |run| {
-        let store = fresh(&options(&format!("commit-{run}")))?;
-        let cpu_before = cpu_secs();
-        let started = Instant::now();
-        commit_all(&store, &batches)?;
-        let secs = started.elapsed().as_secs_f64();
-        let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
-        Ok((secs, cpu, store.len()))
-    })?;
-    let (secs, cpu, stored) = commit.median;
-    println!("commit_secs={secs:.3}");
-    println!("commit_secs_runs={}", commit.runs);
-    if let Some(cpu) = cpu {
-        // All threads: ours and sled's own (log writes, epoch-based reclamation).
-        println!("commit_cpu_secs={cpu:.2}");
-    }
+    let commit = measure(
+        runs,
+        |run| options(&format!("commit-{run}")),
+        |store| Ok(commit_all(store, &batches)?),
+    )?;
+    commit.print("commit");
+    let stored = commit.stored;
     println!("commit_stories={stored}");
-    println!("commit_stories_per_sec={:.0}", stored as f64 / secs);
+    println!("commit_stories_per_sec={:.0}", stored as f64 / commit.secs);
     println!("commit_store_bytes={}", dir_size(&options("commit-0").path));
 
     // The commits and feed-rs's parse side by side: the least a poll can take.
-    let floor = measure(runs, |run| {
-        let store = fresh(&options(&format!("floor-{run}")))?;
-        let cpu_before = cpu_secs();
-        let started = Instant::now();
-        let (committed, parsed) = std::thread::scope(|scope| {
-            let parser = scope.spawn(|| feed_rs_parse_all(&texts));
-            let committed = commit_all(&store, &batches);
-            (committed, parser.join())
-        });
-        committed?;
-        parsed.map_err(|_| "feed-rs panicked on the corpus")?;
-        let secs = started.elapsed().as_secs_f64();
-        let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
-        Ok((secs, cpu, store.len()))
-    })?;
-    println!("floor_feed_rs_secs={:.3}", floor.median.0);
-    println!("floor_feed_rs_secs_runs={}", floor.runs);
-    if let Some(cpu) = floor.median.1 {
-        println!("floor_feed_rs_cpu_secs={cpu:.2}");
-    }
+    let floor = measure(
+        runs,
+        |run| options(&format!("floor-{run}")),
+        |store| {
+            let (committed, parsed) = std::thread::scope(|scope| {
+                let parser = scope.spawn(|| feed_rs_parse_all(&texts));
+                let committed = commit_all(store, &batches);
+                (committed, parser.join())
+            });
+            committed?;
+            parsed.map_err(|_| "feed-rs panicked on the corpus")?;
+            Ok(())
+        },
+    )?;
+    floor.print("floor_feed_rs");
 
     // The poll's own machinery without the network.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let feeds = std::fs::canonicalize(args.out.join("www/feeds"))?;
-    let in_memory = measure(runs, |run| {
-        let store = fresh(&options(&format!("in-memory-{run}")))?;
-        let cpu_before = cpu_secs();
-        let started = Instant::now();
-        let failed = runtime.block_on(poll_files(&config, &store, &feeds))?;
-        if failed > 0 {
-            return Err(format!("{failed} polls of the corpus's files failed").into());
-        }
-        let secs = started.elapsed().as_secs_f64();
-        let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
-        Ok((secs, cpu, store.len()))
-    })?;
-    println!("in_memory_ingest_secs={:.3}", in_memory.median.0);
-    println!("in_memory_ingest_secs_runs={}", in_memory.runs);
-    if let Some(cpu) = in_memory.median.1 {
-        println!("in_memory_ingest_cpu_secs={cpu:.2}");
-    }
-    println!("in_memory_ingest_stories={}", in_memory.median.2);
-
-    let store = fresh(&options("pipeline"))?;
-    let started = Instant::now();
-    for (id, stories, at) in &batches {
-        let state = state_for(stories);
-        let prepared = store.prepare(stories);
-        store.commit_prepared(id, stories, prepared, &state, *at)?;
-        let protect: HashSet<_> = state.current.iter().copied().collect();
-        store.enforce_cap(id, max, &protect)?;
-    }
-    store.flush_blocking()?;
-    let secs = started.elapsed().as_secs_f64();
-    println!("commit_as_pipeline_secs={secs:.3}");
-    println!(
-        "commit_as_pipeline_stories_per_sec={:.0}",
-        store.len() as f64 / secs
-    );
-    drop(store);
+    let files = measure(
+        runs,
+        |run| options(&format!("files-{run}")),
+        |store| {
+            let failed = runtime.block_on(poll_files(&config, store, &feeds))?;
+            if failed > 0 {
+                return Err(format!("{failed} polls of the corpus's files failed").into());
+            }
+            Ok(())
+        },
+    )?;
+    files.print("poll_files");
+    println!("poll_files_stories={}", files.stored);
 
     let per_batch = stored.div_ceil(batches.len().max(1)).max(1);
     let (one, two) = raw_sled(&base, config.store.cache_capacity, stored, per_batch)?;
@@ -255,21 +215,51 @@ async fn poll_files(
     Ok(failed)
 }
 
-/// A measure's median run (seconds, CPU seconds, stories stored) and every run's seconds.
+/// The median of a measure's runs, and every run's seconds.
 struct Measured {
-    median: (f64, Option<f64>, usize),
+    secs: f64,
+    /// CPU seconds of the median run, every thread of the process (sled's own included).
+    cpu: Option<f64>,
+    /// Stories in the store after the median run.
+    stored: usize,
     runs: String,
 }
 
+impl Measured {
+    /// `{name}_secs`, `{name}_secs_runs` and `{name}_cpu_secs` lines for `bench/run.sh`.
+    fn print(&self, name: &str) {
+        println!("{name}_secs={:.3}", self.secs);
+        println!("{name}_secs_runs={}", self.runs);
+        if let Some(cpu) = self.cpu {
+            println!("{name}_cpu_secs={cpu:.2}");
+        }
+    }
+}
+
+/// Runs `work` `runs` times, each on a fresh store at `options(run)`, timing it with the
+/// flushes it makes; the median run by wall time.
 fn measure(
     runs: usize,
-    mut run: impl FnMut(usize) -> Result<(f64, Option<f64>, usize), Box<dyn std::error::Error>>,
+    options: impl Fn(usize) -> StoreOptions,
+    mut work: impl FnMut(&Store) -> Result<(), Box<dyn std::error::Error>>,
 ) -> Result<Measured, Box<dyn std::error::Error>> {
-    let mut all = (0..runs).map(&mut run).collect::<Result<Vec<_>, _>>()?;
+    let mut all = Vec::new();
+    for run in 0..runs {
+        let store = fresh(&options(run))?;
+        let cpu_before = cpu_secs();
+        let started = Instant::now();
+        work(&store)?;
+        let secs = started.elapsed().as_secs_f64();
+        let cpu = cpu_before.zip(cpu_secs()).map(|(b, a)| a - b);
+        all.push((secs, cpu, store.len()));
+    }
     let listed: Vec<String> = all.iter().map(|r| format!("{:.3}", r.0)).collect();
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (secs, cpu, stored) = all[all.len() / 2];
     Ok(Measured {
-        median: all[all.len() / 2],
+        secs,
+        cpu,
+        stored,
         runs: listed.join(","),
     })
 }
