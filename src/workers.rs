@@ -24,8 +24,6 @@ pub struct Workers {
     jobs: mpsc::Sender<Job>,
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
     threads: usize,
-    name: &'static str,
-    niceness: i32,
     /// How many threads started: set by the first job.
     started: Arc<OnceLock<usize>>,
 }
@@ -33,17 +31,11 @@ pub struct Workers {
 impl Workers {
     /// A pool of `threads` CPU workers (at least one), niced, named `sosik-cpu-N`.
     pub fn new(threads: usize) -> Workers {
-        Workers::with(threads, "sosik-cpu", NICENESS)
-    }
-
-    fn with(threads: usize, name: &'static str, niceness: i32) -> Workers {
         let (jobs, queue) = mpsc::channel::<Job>();
         Workers {
             jobs,
             queue: Arc::new(Mutex::new(queue)),
             threads: threads.max(1),
-            name,
-            niceness,
             started: Arc::default(),
         }
     }
@@ -53,13 +45,10 @@ impl Workers {
         let mut started = 0;
         for n in 0..self.threads {
             let queue = Arc::clone(&self.queue);
-            let niceness = self.niceness;
             let spawned = std::thread::Builder::new()
-                .name(format!("{}-{n}", self.name))
+                .name(format!("sosik-cpu-{n}"))
                 .spawn(move || {
-                    if niceness != 0 {
-                        lower_priority(niceness);
-                    }
+                    lower_priority(NICENESS);
                     loop {
                         // The lock is held only to take one job.
                         let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
