@@ -60,21 +60,7 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
     } else {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    // Every source's state in one trip to the blocking pool; a state that cannot be read here
-    // is read again by its poll, which reports the error.
-    let states = {
-        let (store, ids) = (
-            store.clone(),
-            selected.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        );
-        tokio::task::spawn_blocking(move || {
-            ids.iter()
-                .map(|id| store.source_state(id).ok().map(Option::unwrap_or_default))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .context("reading the sources' states")?
-    };
+    let states = ingest.known_states(&selected).await;
     let mut tasks = tokio::task::JoinSet::new();
     for (source, known) in selected.iter().zip(states) {
         let source = source.clone();

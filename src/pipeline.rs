@@ -312,6 +312,24 @@ impl Ingest {
         }
     }
 
+    /// Every source's state, read in one trip to the blocking pool, for
+    /// [`Ingest::ingest_from`]: `None` where a state cannot be read here (its poll reads it
+    /// again and reports the error).
+    pub async fn known_states(&self, sources: &[SourceConfig]) -> Vec<Option<SourceState>> {
+        let (store, ids): (_, Vec<SourceId>) = (
+            self.store.clone(),
+            sources.iter().map(|s| s.id.clone()).collect(),
+        );
+        let read = self
+            .blocking(move || {
+                ids.iter()
+                    .map(|id| store.source_state(id).ok().map(Option::unwrap_or_default))
+                    .collect()
+            })
+            .await;
+        read.unwrap_or_else(|_| vec![None; sources.len()])
+    }
+
     /// One poll; returns the outcome and the state it left (saved, unless the store failed).
     async fn poll_once(
         &self,
