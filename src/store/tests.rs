@@ -52,11 +52,17 @@ fn story(source: &str, n: u32, title: &str, day: u32) -> Story {
 
 fn commit(store: &Store, source: &str, stories: &[Story], now: DateTime<Utc>) -> CommitCounts {
     let id = SourceId::new(source).unwrap();
-    let state = SourceState {
+    store
+        .commit_poll(&id, stories, &poll_state(stories), now)
+        .unwrap()
+}
+
+/// The state a poll of `stories` commits: their keys as the source's current document.
+fn poll_state(stories: &[Story]) -> SourceState {
+    SourceState {
         current: stories.iter().map(Story::key).collect(),
         ..Default::default()
-    };
-    store.commit_poll(&id, stories, &state, now).unwrap()
+    }
 }
 
 fn titles(store: &Store) -> Vec<String> {
@@ -535,13 +541,6 @@ fn group_polls() -> Vec<(&'static str, Vec<Story>, DateTime<Utc>)> {
         ("mk-all", vec![edited, story("mk-all", 0, "영", 1)], at(4)),
         ("hankyung", vec![story("hankyung", 2, "둘", 2)], at(4)),
     ]
-}
-
-fn poll_state(stories: &[Story]) -> SourceState {
-    SourceState {
-        current: stories.iter().map(Story::key).collect(),
-        ..Default::default()
-    }
 }
 
 #[test]
