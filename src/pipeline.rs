@@ -129,7 +129,7 @@ pub struct Ingest {
     /// The store has one writer: commits run on this one thread, queued as tasks instead of
     /// threads blocked on the store's writer lock; the polls waiting when it is free are
     /// committed together, in one sled batch ([`Store::commit_group`]).
-    writer: Batcher<Commit, Result<(CommitCounts, Vec<Story>), StoreError>>,
+    writer: Batcher<Commit, Result<Committed, StoreError>>,
 }
 
 /// Most polls committed in one group: more than `poll.concurrency` never wait at once anyway.
@@ -149,13 +149,16 @@ struct Commit {
     now: DateTime<Utc>,
 }
 
+/// A committed poll: what the commit did, the state it saved, and the stories, handed back to
+/// be freed off the writer's thread.
+type Committed = (CommitCounts, SourceState, Vec<Story>);
+
 /// The writer's work: a group of polls committed together, then each source's cap kept.
-/// Hands every poll's stories back, to be freed off the writer's thread.
 fn commit_polls(
     store: &Store,
     max: usize,
     commits: Vec<Commit>,
-) -> Vec<Result<(CommitCounts, Vec<Story>), StoreError>> {
+) -> Vec<Result<Committed, StoreError>> {
     let (commits, prepared): (Vec<_>, Vec<_>) = commits
         .into_iter()
         .map(|c| ((c.source, c.stories, c.state, c.now), c.prepared))
@@ -179,7 +182,7 @@ fn commit_polls(
             let counts = result?;
             let protect: HashSet<_> = state.current.iter().copied().collect();
             store.enforce_cap(&source, max, &protect)?;
-            Ok((counts, stories))
+            Ok((counts, state, stories))
         })
         .collect()
 }
@@ -468,7 +471,7 @@ impl Ingest {
         let mut next = state.clone();
         remember_channel_hints(&mut next, &doc.hints);
         self.record_success(source, &mut next, &meta, now);
-        next.title = doc.title.clone();
+        next.title = doc.title;
         next.current = prepared.keys().to_vec();
         let items = doc.stories.len();
         let encoding = doc.encoding;
@@ -476,10 +479,10 @@ impl Ingest {
             source: source.id.clone(),
             stories: doc.stories,
             prepared,
-            state: next.clone(),
+            state: next,
             now,
         };
-        let (counts, stories) = self
+        let (counts, next, stories) = self
             .writer
             .run(commit)
             .await
