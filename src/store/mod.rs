@@ -137,22 +137,6 @@ struct Staged {
     moved_from: Option<i64>,
 }
 
-impl Staged {
-    fn at(
-        key: StoryKey,
-        record: Vec<u8>,
-        header: records::StoryHeader,
-        moved_from: Option<i64>,
-    ) -> Staged {
-        Staged {
-            key,
-            record,
-            header,
-            moved_from,
-        }
-    }
-}
-
 /// Settings for opening a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -440,7 +424,12 @@ impl Store {
                 counts.new += 1;
                 let (record, header) =
                     new.unwrap_or_else(|| (encode_story(incoming), header_of(incoming)));
-                staged.push(Staged::at(key, record, header, None));
+                staged.push(Staged {
+                    key,
+                    record,
+                    header,
+                    moved_from: None,
+                });
                 continue;
             };
             // Most known stories are settled by the record's header alone (the same version
@@ -459,7 +448,12 @@ impl Store {
                         header.sources.push((from.id.to_string(), from.fingerprint));
                     }
                     let record = join_record(&header, body);
-                    staged.push(Staged::at(key, record, header, None));
+                    staged.push(Staged {
+                        key,
+                        record,
+                        header,
+                        moved_from: None,
+                    });
                     continue;
                 }
                 None => {}
@@ -485,7 +479,13 @@ impl Store {
             let header = header_of(&next);
             // Not done by `decide` today; if it ever is, the record moves.
             let moved_from = (header.first_seen != first_seen).then_some(first_seen);
-            staged.push(Staged::at(key, encode_story(&next), header, moved_from));
+            let record = encode_story(&next);
+            staged.push(Staged {
+                key,
+                record,
+                header,
+                moved_from,
+            });
         }
         let mut state = state.clone();
         state.last_new = counts.new;
