@@ -1,5 +1,5 @@
 //! Baseline of issue 6: the time sled needs to take the benchmark corpus's stories, written
-//! with sosik's own layout but with none of a poll's other work; and two floors that say how
+//! with sosik's own layout but with none of a poll's other work; and floors that say how
 //! close to that baseline any poll can come on this machine.
 //!
 //! ```sh
@@ -17,7 +17,11 @@
 //! - **floor_feed_rs**: the commit loop above on one thread while a second thread parses every
 //!   document with feed-rs alone (its defaults, UTF-8 text in memory): the two things no poll
 //!   of this corpus can skip, side by side on the machine's cores. A poll also fetches over
-//!   HTTP, decodes and normalizes, so it cannot be faster than this;
+//!   HTTP, decodes and normalizes, so one committing each source alone cannot be faster;
+//! - **commit_grouped** / **floor_grouped**: the same two with the commits made as
+//!   `Store::commit_group` of `poll.concurrency` sources at a time (one sled batch each), the
+//!   most a poll's writer ever groups: the store's cheapest way to take these records, so this
+//!   floor holds for any poll, `sosik poll`'s grouped commits included;
 //! - **poll_files**: `sosik poll` without the network: `pipeline::Ingest` itself over
 //!   `file://` URLs of the documents (in the page cache by then), then one flush;
 //! - **raw_one_tree** / **raw_two_trees**: plain sled for reference, as the issue measured it:
@@ -40,7 +44,7 @@ use sosik::config::Config;
 use sosik::fetch::{Fetched, ResponseMeta};
 use sosik::model::{SourceId, SourceState, Story};
 use sosik::pipeline::Ingest;
-use sosik::store::{Store, StoreError, StoreOptions};
+use sosik::store::{PollCommit, Store, StoreError, StoreOptions};
 
 use common::{feed_rs_parse_all, to_utf8};
 
@@ -149,6 +153,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     floor.print("floor_feed_rs");
 
+    // The same two with the commits grouped as a poll's writer may group them.
+    let group = config.poll.concurrency.max(1);
+    let grouped = measure(
+        runs,
+        |run| options(&format!("grouped-{run}")),
+        |store| Ok(commit_grouped(store, &batches, group)?),
+    )?;
+    grouped.print("commit_grouped");
+    let floor_grouped = measure(
+        runs,
+        |run| options(&format!("floor-grouped-{run}")),
+        |store| {
+            let (committed, parsed) = std::thread::scope(|scope| {
+                let parser = scope.spawn(|| feed_rs_parse_all(&texts));
+                let committed = commit_grouped(store, &batches, group);
+                (committed, parser.join())
+            });
+            committed?;
+            parsed.map_err(|_| "feed-rs panicked on the corpus")?;
+            Ok(())
+        },
+    )?;
+    floor_grouped.print("floor_grouped");
+
     // The poll's own machinery without the network.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -180,6 +208,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn commit_all(store: &Store, batches: &[Batch]) -> Result<(), StoreError> {
     for (id, stories, at) in batches {
         store.commit_poll(id, stories, &state_for(stories), *at)?;
+    }
+    store.flush_blocking()
+}
+
+/// The baseline's work with the commits grouped: `Store::commit_group` of `group` sources at a
+/// time, in order, each prepared just before, then one flush.
+fn commit_grouped(store: &Store, batches: &[Batch], group: usize) -> Result<(), StoreError> {
+    for chunk in batches.chunks(group) {
+        let states: Vec<SourceState> = chunk.iter().map(|(_, s, _)| state_for(s)).collect();
+        let polls = chunk
+            .iter()
+            .zip(&states)
+            .map(|((source, stories, now), state)| PollCommit {
+                source,
+                stories,
+                prepared: store.prepare(stories),
+                state,
+                now: *now,
+            })
+            .collect();
+        for result in store.commit_group(polls) {
+            result?;
+        }
     }
     store.flush_blocking()
 }
