@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Inputs come from `benches/common/corpus.rs`, the generator behind `bench/run.sh`'s corpus:
-//! one 50-item feed in UTF-8 and one in EUC-KR, and 1,000 stories read from 20 feeds. The
+//! one 50-item feed in UTF-8 and one in EUC-KR, and 1,000 stories read from 20 feeds. `store`
+//! times `Store::prepare` (record encoding) of one feed's stories on an empty store. The
 //! publish group commits 200 feeds (7,000 stories) into a sled store in a temporary directory
 //! and renders outputs from it with the cache invalidated, so each iteration walks the store.
 //! Figures go in BENCHMARKS.md with the machine and the date; no test asserts on them.
@@ -150,6 +151,23 @@ fn dedupe(c: &mut Criterion) {
     group.finish();
 }
 
+/// `Store::prepare` of a 50-story feed on an empty store: every story new, so every record is
+/// encoded (postcard header and body, LZ4 body), as the CPU workers do before each commit.
+fn prepare(c: &mut Criterion) {
+    let spec = spec();
+    let stories = stories_of(&spec.feed(0));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = Store::open(&StoreOptions {
+        path: dir.path().join("store"),
+        cache_capacity: 8 * 1024 * 1024,
+    })
+    .expect("a fresh store opens");
+    let mut group = c.benchmark_group("store");
+    group.throughput(Throughput::Elements(stories.len() as u64));
+    group.bench_function("prepare", |b| b.iter(|| store.prepare(black_box(&stories))));
+    group.finish();
+}
+
 fn filter(c: &mut Criterion) {
     let spec = spec();
     let stories: Vec<Story> = (0..spec.feeds)
@@ -269,6 +287,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = stages;
     config = config();
-    targets = decode, parse_normalize, dedupe, filter, render, publish
+    targets = decode, parse_normalize, dedupe, prepare, filter, render, publish
 }
 criterion_main!(stages);

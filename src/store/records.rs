@@ -297,13 +297,44 @@ pub(super) fn encode_story(story: &Story) -> Vec<u8> {
         updated: micros(story.updated),
         lang: story.lang.as_deref(),
     };
-    let mut out = vec![STORY_V2];
+    // Buffers sized up front: growing them by doubling was a fifth of the encoding's time.
+    let body = postcard::to_extend(&body, Vec::with_capacity(body_capacity(story)))
+        .expect("a story body always serializes");
+    let most = lz4_flex::block::get_maximum_output_size(body.len());
+    let mut out = Vec::with_capacity(1 + 32 + 48 * story.sources.len() + 4 + most);
+    out.push(STORY_V2);
     out = postcard::to_extend(&header, out).expect("a story header always serializes");
     // The body is mostly text: compressed, it halves what sled writes, and sled's cost grows
-    // with the bytes written.
-    let body = postcard::to_stdvec(&body).expect("a story body always serializes");
-    out.extend_from_slice(&lz4_flex::compress_prepend_size(&body));
+    // with the bytes written. Written as `lz4_flex::compress_prepend_size` would: the
+    // uncompressed size (u32, little-endian), then the block.
+    let size = u32::try_from(body.len()).expect("a story body is far below 4 GiB");
+    out.extend_from_slice(&size.to_le_bytes());
+    let start = out.len();
+    out.resize(start + most, 0);
+    let written = lz4_flex::block::compress_into(&body, &mut out[start..])
+        .expect("the block fits in its maximum size");
+    out.truncate(start + written);
     out
+}
+
+/// Bytes a story's body serializes to, or a little more: its text, plus room for lengths,
+/// times and the identity's kind.
+fn body_capacity(story: &Story) -> usize {
+    let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let listed = |v: &[String]| v.iter().map(|s| s.len() + 2).sum::<usize>();
+    let identity = match &story.identity {
+        Identity::Link(link) => link.len(),
+        Identity::Guid { source, guid } => source.as_str().len() + guid.len(),
+        Identity::Content { source, digest } => source.as_str().len() + digest.len(),
+    };
+    64 + identity
+        + text(&story.link)
+        + story.title.len()
+        + text(&story.summary)
+        + text(&story.content)
+        + text(&story.lang)
+        + listed(&story.authors)
+        + listed(&story.categories)
 }
 
 /// The header of `story`, as [`encode_story`] writes it.
