@@ -32,6 +32,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use sled::IVec;
 
 use crate::dedupe::{self, Change, Shortcut};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
@@ -92,8 +93,9 @@ pub struct CommitCounts {
 #[derive(Debug)]
 pub struct Prepared {
     keys: Vec<StoryKey>,
-    /// Per story: its record and index header if it is new, else `None`.
-    new: Vec<Option<(Vec<u8>, records::StoryHeader)>>,
+    /// Per story: its record and index header if it is new, else `None`. The record is already
+    /// the buffer sled keeps, copied on the preparing thread rather than the writer's.
+    new: Vec<Option<(IVec, records::StoryHeader)>>,
 }
 
 impl Prepared {
@@ -123,7 +125,7 @@ pub struct PollCommit<'a> {
 /// headers in the order they were staged, and each poll's source state.
 #[derive(Default)]
 struct Group {
-    pending: HashMap<StoryKey, (i64, Vec<u8>)>,
+    pending: HashMap<StoryKey, (i64, IVec)>,
     removals: Vec<[u8; 25]>,
     written: Vec<(StoryKey, records::StoryHeader)>,
     states: Vec<(Vec<u8>, Vec<u8>)>,
@@ -132,7 +134,7 @@ struct Group {
 /// One story write of a poll being staged.
 struct Staged {
     key: StoryKey,
-    record: Vec<u8>,
+    record: IVec,
     header: records::StoryHeader,
     moved_from: Option<i64>,
 }
@@ -330,7 +332,7 @@ impl Store {
         let new = stories
             .iter()
             .zip(known)
-            .map(|(story, known)| (!known).then(|| (encode_story(story), header_of(story))))
+            .map(|(story, known)| (!known).then(|| (encode_story(story).into(), header_of(story))))
             .collect();
         Prepared { keys, new }
     }
@@ -410,7 +412,7 @@ impl Store {
             // Only stories one of them knows need a read and a decision.
             let from_sled;
             let stored: Option<(i64, &[u8])> = match group.pending.get(&key) {
-                Some((first_seen, record)) => Some((*first_seen, record.as_slice())),
+                Some((first_seen, record)) => Some((*first_seen, &record[..])),
                 None => match first_seen {
                     Some(first_seen) => {
                         from_sled = self.data.get(story_key(&key, first_seen))?;
@@ -423,7 +425,7 @@ impl Store {
                 // Not stored: new (`decide`'s contract), written as prepared, without a copy.
                 counts.new += 1;
                 let (record, header) =
-                    new.unwrap_or_else(|| (encode_story(incoming), header_of(incoming)));
+                    new.unwrap_or_else(|| (encode_story(incoming).into(), header_of(incoming)));
                 staged.push(Staged {
                     key,
                     record,
@@ -447,7 +449,7 @@ impl Store {
                     if let Some(from) = incoming.sources.first() {
                         header.sources.push((from.id.to_string(), from.fingerprint));
                     }
-                    let record = join_record(&header, body);
+                    let record = join_record(&header, body).into();
                     staged.push(Staged {
                         key,
                         record,
@@ -479,7 +481,7 @@ impl Store {
             let header = header_of(&next);
             // Not done by `decide` today; if it ever is, the record moves.
             let moved_from = (header.first_seen != first_seen).then_some(first_seen);
-            let record = encode_story(&next);
+            let record = encode_story(&next).into();
             staged.push(Staged {
                 key,
                 record,
