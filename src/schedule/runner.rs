@@ -27,10 +27,17 @@ pub trait Scheduled {
 /// Longest sleep between passes, so a clock jump (suspend, NTP) is noticed within a minute.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// How long no poll may run before the loop calls it quiet (`on_idle`): long enough that a
+/// round of polls finishing one after another is one round, short enough that an idle daemon
+/// hands back a round's memory within seconds.
+pub const QUIET: Duration = Duration::from_secs(2);
+
 /// Runs polls until `shutdown`. `due[i]` is when source `i` is first due (`None`: never, e.g.
 /// disabled or gone). `poll(i)` polls source `i`; `on_done(i, result)` sees each result, or
 /// `Err(message)` when the poll panicked. `retry_after_panic` is when a panicked source is
-/// tried again. Returns once running polls finished or `grace` ran out.
+/// tried again. `on_idle()` runs once each time the last running poll has finished and
+/// [`QUIET`] has passed without another starting. Returns once running polls finished or
+/// `grace` ran out.
 #[allow(clippy::too_many_arguments)]
 pub async fn run<R, F, Fut>(
     due: Vec<Option<DateTime<Utc>>>,
@@ -40,6 +47,7 @@ pub async fn run<R, F, Fut>(
     retry_after_panic: Duration,
     poll: F,
     mut on_done: impl FnMut(usize, Result<&R, &str>),
+    mut on_idle: impl FnMut(),
 ) where
     R: Scheduled + Send + 'static,
     F: Fn(usize) -> Fut,
@@ -51,6 +59,8 @@ pub async fn run<R, F, Fut>(
         .filter_map(|(i, at)| at.map(|at| (at, i)))
         .collect();
     let mut running: JoinSet<(usize, Result<R, String>)> = JoinSet::new();
+    // When the loop is quiet, if it is heading there: set as the last poll finishes.
+    let mut quiet_at: Option<tokio::time::Instant> = None;
     loop {
         let now = clock.now();
         while let Some(&(at, i)) = queue.first() {
@@ -58,6 +68,7 @@ pub async fn run<R, F, Fut>(
                 break;
             }
             queue.pop_first();
+            quiet_at = None;
             let work = AssertUnwindSafe(poll(i)).catch_unwind();
             running.spawn(async move { (i, work.await.map_err(|p| crate::panic_message(&*p))) });
         }
@@ -70,7 +81,14 @@ pub async fn run<R, F, Fut>(
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(sleep) => {}
+            _ = sleep_until(quiet_at), if quiet_at.is_some() => {
+                quiet_at = None;
+                on_idle();
+            }
             Some(done) = running.join_next(), if !running.is_empty() => {
+                if running.is_empty() {
+                    quiet_at = Some(tokio::time::Instant::now() + QUIET);
+                }
                 let Ok((i, result)) = done else {
                     // Only a cancelled task ends without a result, and nothing cancels them here.
                     continue;
@@ -107,5 +125,13 @@ pub async fn run<R, F, Fut>(
             "in-flight polls did not finish in time; abandoning them"
         );
         running.abort_all();
+    }
+}
+
+/// Sleeps until `at`; never wakes when there is none (its `select!` branch is disabled then).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

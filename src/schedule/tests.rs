@@ -284,6 +284,7 @@ async fn simulate(
             }
         },
         |_, _| {},
+        || {},
     )
     .await;
     log.lock().unwrap().clone()
@@ -384,6 +385,7 @@ async fn a_panicking_poll_is_caught_and_retried_later() {
                 *p.lock().unwrap() += 1;
             }
         },
+        || {},
     )
     .await;
     let calls = calls.lock().unwrap();
@@ -404,4 +406,54 @@ async fn a_panicking_poll_is_caught_and_retried_later() {
         "the other source goes on hourly: {others}"
     );
     assert_eq!(*panics.lock().unwrap(), zero.len());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_loop_reports_each_quiet_spell_once_after_a_round_of_polls() {
+    let clock = Clock::anchored(noon());
+    let shutdown = CancellationTokenForTests::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(3 * 3600 + 60)).await;
+        stop.cancel();
+    });
+    // Three sources due together each hour; their polls take 1, 2 and 3 seconds, so a round
+    // ends 3 s after it starts, with polls finishing one after another before that.
+    let running = Arc::new(Mutex::new(0usize));
+    // How many polls were running when each quiet spell was reported, and when.
+    let idles: Log = Arc::default();
+    let (r, seen) = (running.clone(), idles.clone());
+    run(
+        vec![Some(noon()); 3],
+        clock,
+        shutdown,
+        Duration::from_secs(5),
+        MIN,
+        move |i| {
+            let r = r.clone();
+            async move {
+                let started = clock.now();
+                *r.lock().unwrap() += 1;
+                tokio::time::sleep(Duration::from_secs(i as u64 + 1)).await;
+                *r.lock().unwrap() -= 1;
+                Report(Some(started + chrono::Duration::hours(1)))
+            }
+        },
+        |_, _| {},
+        move || {
+            seen.lock()
+                .unwrap()
+                .push((*running.lock().unwrap(), clock.now()))
+        },
+    )
+    .await;
+    let idles = idles.lock().unwrap();
+    // Rounds at 12:00, 13:00, 14:00 and 15:00: one quiet spell after each, none mid-round.
+    assert_eq!(idles.len(), 4, "{idles:?}");
+    for (n, (running, at)) in idles.iter().enumerate() {
+        assert_eq!(*running, 0, "quiet while a poll ran: {idles:?}");
+        let round = noon() + chrono::Duration::hours(n as i64);
+        let quiet = 3 + runner::QUIET.as_secs() as i64;
+        assert_eq!(secs(round, *at), quiet, "{idles:?}");
+    }
 }
