@@ -6,6 +6,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 
+use smallvec::SmallVec;
+
 use crate::model::{SourceId, StoryKey};
 
 use super::records::StoryHeader;
@@ -27,8 +29,9 @@ pub(super) type Slot = (i64, StoryKey);
 struct Entry {
     published: i64,
     first_seen: i64,
-    /// Boxed, not a `Vec`: exact size, one word less, for ~100k entries.
-    sources: Box<[u32]>,
+    /// Up to two inline (almost every story): no allocation of its own per story, which
+    /// would sit among the memory a round of polls frees and keep its pages from going back.
+    sources: SmallVec<[u32; 2]>,
 }
 
 /// Newest-first indexes over the stored stories.
@@ -57,7 +60,7 @@ impl Index {
     /// Records (or re-records) a story from its header.
     pub(super) fn insert(&mut self, key: StoryKey, header: &StoryHeader) {
         self.remove(&key);
-        let mut sources = Vec::with_capacity(header.sources.len());
+        let mut sources = SmallVec::with_capacity(header.sources.len());
         for (id, _) in &header.sources {
             // Headers come from our own records; an id that fails the rules is skipped.
             if let Ok(id) = SourceId::new(id) {
@@ -72,7 +75,7 @@ impl Index {
             Entry {
                 published: header.published,
                 first_seen: header.first_seen,
-                sources: sources.into_boxed_slice(),
+                sources,
             },
         );
     }
@@ -189,7 +192,7 @@ impl Index {
             let sources = sources
                 .into_iter()
                 .map(|n| numbers.get(n as usize).copied())
-                .collect::<Option<Box<[u32]>>>()?;
+                .collect::<Option<SmallVec<[u32; 2]>>>()?;
             let entry = Entry {
                 published,
                 first_seen,
