@@ -24,6 +24,7 @@ use crate::model::SourceId;
 /// cache in 3.2 ms instead of 4.2, and a poll reading back 100,000 stored stories 7% sooner
 /// (BENCHMARKS.md).
 pub const DEFAULT_CACHE_CAPACITY: u64 = 4 * 1024 * 1024;
+
 /// The default User-Agent: names the program, its version and where to read about it, so a
 /// publisher who sees us in their logs can find out who we are.
 pub const DEFAULT_USER_AGENT: &str = concat!(
