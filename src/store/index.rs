@@ -29,9 +29,33 @@ pub(super) type Slot = (i64, StoryKey);
 struct Entry {
     published: i64,
     first_seen: i64,
-    /// Up to two inline (almost every story): no allocation of its own per story, which
-    /// would sit among the memory a round of polls frees and keep its pages from going back.
-    sources: SmallVec<[u32; 2]>,
+    /// Its first two sources, [`NO_SOURCE`] where there are fewer; any more are in
+    /// [`Index::more`]. Inline, so a story costs the map no allocation of its own (one would
+    /// sit among the memory a round of polls frees and keep its pages from going back), and
+    /// the map's slots stay small (40 bytes: 70,000 stories take 128k of them).
+    sources: [u32; 2],
+}
+
+/// An empty place in [`Entry::sources`].
+const NO_SOURCE: u32 = u32::MAX;
+
+impl Entry {
+    fn new(published: i64, first_seen: i64, sources: &[u32]) -> (Entry, Option<Box<[u32]>>) {
+        let first = |i: usize| sources.get(i).copied().unwrap_or(NO_SOURCE);
+        let entry = Entry {
+            published,
+            first_seen,
+            sources: [first(0), first(1)],
+        };
+        let more = sources.get(2..).filter(|m| !m.is_empty()).map(Box::from);
+        (entry, more)
+    }
+}
+
+/// Every source of a story: its entry's, then those kept in [`Index::more`].
+fn sources_of<'a>(e: &'a Entry, more: Option<&'a [u32]>) -> impl Iterator<Item = u32> + 'a {
+    let inline = e.sources.iter().copied().filter(|&n| n != NO_SOURCE);
+    inline.chain(more.unwrap_or_default().iter().copied())
 }
 
 /// Newest-first indexes over the stored stories.
@@ -43,6 +67,8 @@ pub(super) struct Index {
     by_time: BTreeSet<Slot>,
     by_source: Vec<BTreeSet<Slot>>,
     entries: HashMap<StoryKey, Entry>,
+    /// The sources of stories carried by more than two, past the first two (rare).
+    more: HashMap<StoryKey, Box<[u32]>>,
 }
 
 impl Index {
@@ -60,7 +86,7 @@ impl Index {
     /// Records (or re-records) a story from its header.
     pub(super) fn insert(&mut self, key: StoryKey, header: &StoryHeader) {
         self.remove(&key);
-        let mut sources = SmallVec::with_capacity(header.sources.len());
+        let mut sources: SmallVec<[u32; 2]> = SmallVec::with_capacity(header.sources.len());
         for (id, _) in &header.sources {
             // Headers come from our own records; an id that fails the rules is skipped.
             if let Ok(id) = SourceId::new(id) {
@@ -70,21 +96,19 @@ impl Index {
             }
         }
         self.by_time.insert((header.published, key));
-        self.entries.insert(
-            key,
-            Entry {
-                published: header.published,
-                first_seen: header.first_seen,
-                sources,
-            },
-        );
+        let (entry, more) = Entry::new(header.published, header.first_seen, &sources);
+        self.entries.insert(key, entry);
+        if let Some(more) = more {
+            self.more.insert(key, more);
+        }
     }
 
     /// Forgets a story.
     pub(super) fn remove(&mut self, key: &StoryKey) {
         if let Some(old) = self.entries.remove(key) {
             self.by_time.remove(&(old.published, *key));
-            for &n in old.sources.iter() {
+            let more = self.more.remove(key);
+            for n in sources_of(&old, more.as_deref()) {
                 self.by_source[n as usize].remove(&(old.published, *key));
             }
         }
@@ -146,9 +170,9 @@ impl Index {
             .range((Bound::Unbounded, upper))
             .rev()
             .filter(|(_, key)| {
-                self.entries
-                    .get(key)
-                    .is_some_and(|e| e.sources.iter().any(|n| wanted.contains(n)))
+                self.entries.get(key).is_some_and(|e| {
+                    sources_of(e, self.more.get(key).map(|m| &**m)).any(|n| wanted.contains(&n))
+                })
             })
             .take(n)
             .copied()
@@ -175,7 +199,10 @@ impl Index {
             entries: self
                 .entries
                 .iter()
-                .map(|(key, e)| (key.0, e.published, e.first_seen, e.sources.to_vec()))
+                .map(|(key, e)| {
+                    let sources = sources_of(e, self.more.get(key).map(|m| &**m)).collect();
+                    (key.0, e.published, e.first_seen, sources)
+                })
                 .collect(),
         }
     }
@@ -188,19 +215,19 @@ impl Index {
             numbers.push(names.number(&SourceId::new(name).ok()?));
         }
         let mut entries = HashMap::with_capacity(snapshot.entries.len());
+        let mut more = HashMap::new();
         for (key, published, first_seen, sources) in snapshot.entries {
             let sources = sources
                 .into_iter()
                 .map(|n| numbers.get(n as usize).copied())
                 .collect::<Option<SmallVec<[u32; 2]>>>()?;
-            let entry = Entry {
-                published,
-                first_seen,
-                sources,
-            };
+            let (entry, extra) = Entry::new(published, first_seen, &sources);
             entries.insert(StoryKey(key), entry);
+            if let Some(extra) = extra {
+                more.insert(StoryKey(key), extra);
+            }
         }
-        Some(Index::dense(names.names, names.numbers, entries))
+        Some(Index::dense(names.names, names.numbers, entries, more))
     }
 
     /// The same index, built densely: stories inserted one by one leave the time indexes'
@@ -208,7 +235,8 @@ impl Index {
     pub(super) fn compacted(&self) -> Index {
         let mut entries = HashMap::with_capacity(self.entries.len());
         entries.extend(self.entries.iter().map(|(k, e)| (*k, e.clone())));
-        Index::dense(self.names.clone(), self.numbers.clone(), entries)
+        let more = self.more.clone();
+        Index::dense(self.names.clone(), self.numbers.clone(), entries, more)
     }
 
     /// Builds the time indexes from `entries` in one pass each: sorted, then bulk-built, so
@@ -217,10 +245,11 @@ impl Index {
         names: Vec<SourceId>,
         numbers: HashMap<SourceId, u32>,
         entries: HashMap<StoryKey, Entry>,
+        more: HashMap<StoryKey, Box<[u32]>>,
     ) -> Index {
         let mut per_source: Vec<Vec<Slot>> = vec![Vec::new(); names.len()];
         for (key, e) in &entries {
-            for &n in e.sources.iter() {
+            for n in sources_of(e, more.get(key).map(|m| &**m)) {
                 per_source[n as usize].push((e.published, *key));
             }
         }
@@ -236,6 +265,7 @@ impl Index {
             by_time,
             by_source,
             entries,
+            more,
         }
     }
 
