@@ -1,7 +1,7 @@
 //! The in-memory indexes: newest-first over all stories and per source, plus what each story
 //! needs for caps and retention. Built from the story records' headers when the store opens and
 //! kept in step with every write, so they never live on disk and can never disagree with the
-//! stories there. About 100 bytes per story.
+//! stories there. About 140 bytes per story, built in one go at open.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
@@ -52,48 +52,88 @@ impl Entry {
     }
 }
 
-/// Every source of a story: its entry's, then those kept in [`Index::more`].
-fn sources_of<'a>(e: &'a Entry, more: Option<&'a [u32]>) -> impl Iterator<Item = u32> + 'a {
+/// The sources of stories carried by more than two, past the first two (rare).
+type More = HashMap<StoryKey, Box<[u32]>>;
+
+/// Every source of the story `key`: its entry's, then those kept in `more`.
+fn sources_of<'a>(key: &StoryKey, e: &'a Entry, more: &'a More) -> impl Iterator<Item = u32> + 'a {
     let inline = e.sources.iter().copied().filter(|&n| n != NO_SOURCE);
-    inline.chain(more.unwrap_or_default().iter().copied())
+    inline.chain(more.get(key).into_iter().flat_map(|m| m.iter().copied()))
+}
+
+/// Source ids interned to small numbers, which index entries use instead.
+#[derive(Debug, Default, Clone)]
+struct Names {
+    ids: Vec<SourceId>,
+    numbers: HashMap<SourceId, u32>,
+}
+
+impl Names {
+    fn number(&mut self, id: &SourceId) -> u32 {
+        if let Some(n) = self.numbers.get(id) {
+            return *n;
+        }
+        let n = self.ids.len() as u32;
+        self.ids.push(id.clone());
+        self.numbers.insert(id.clone(), n);
+        n
+    }
+
+    /// The numbers of a header's sources. Headers come from our own records; an id that
+    /// fails the rules is skipped.
+    fn of(&mut self, header: &StoryHeader) -> SmallVec<[u32; 2]> {
+        header
+            .sources
+            .iter()
+            .filter_map(|(id, _)| SourceId::new(id).ok())
+            .map(|id| self.number(&id))
+            .collect()
+    }
+}
+
+/// One story as an index is built from: key, published, first seen, source numbers.
+type Row = (StoryKey, i64, i64, SmallVec<[u32; 2]>);
+
+/// Collects stories' headers for an index built in one go ([`Index::dense`]), as the store
+/// does when it opens without a snapshot.
+#[derive(Default)]
+pub(super) struct Builder {
+    names: Names,
+    rows: Vec<Row>,
+}
+
+impl Builder {
+    pub(super) fn add(&mut self, key: StoryKey, header: &StoryHeader) {
+        let sources = self.names.of(header);
+        self.rows
+            .push((key, header.published, header.first_seen, sources));
+    }
+
+    pub(super) fn build(self) -> Index {
+        Index::dense(self.names, self.rows)
+    }
 }
 
 /// Newest-first indexes over the stored stories.
 #[derive(Debug, Default)]
 pub(super) struct Index {
-    /// Interned source ids; index entries name sources by position here.
-    names: Vec<SourceId>,
-    numbers: HashMap<SourceId, u32>,
+    names: Names,
     by_time: BTreeSet<Slot>,
+    /// One set per interned source, by number.
     by_source: Vec<BTreeSet<Slot>>,
     entries: HashMap<StoryKey, Entry>,
-    /// The sources of stories carried by more than two, past the first two (rare).
-    more: HashMap<StoryKey, Box<[u32]>>,
+    more: More,
 }
 
 impl Index {
-    fn number(&mut self, id: &SourceId) -> u32 {
-        if let Some(n) = self.numbers.get(id) {
-            return *n;
-        }
-        let n = self.names.len() as u32;
-        self.names.push(id.clone());
-        self.numbers.insert(id.clone(), n);
-        self.by_source.push(BTreeSet::new());
-        n
-    }
-
     /// Records (or re-records) a story from its header.
     pub(super) fn insert(&mut self, key: StoryKey, header: &StoryHeader) {
         self.remove(&key);
-        let mut sources: SmallVec<[u32; 2]> = SmallVec::with_capacity(header.sources.len());
-        for (id, _) in &header.sources {
-            // Headers come from our own records; an id that fails the rules is skipped.
-            if let Ok(id) = SourceId::new(id) {
-                let n = self.number(&id);
-                self.by_source[n as usize].insert((header.published, key));
-                sources.push(n);
-            }
+        let sources = self.names.of(header);
+        self.by_source
+            .resize_with(self.names.ids.len(), BTreeSet::new);
+        for &n in &sources {
+            self.by_source[n as usize].insert((header.published, key));
         }
         self.by_time.insert((header.published, key));
         let (entry, more) = Entry::new(header.published, header.first_seen, &sources);
@@ -107,8 +147,9 @@ impl Index {
     pub(super) fn remove(&mut self, key: &StoryKey) {
         if let Some(old) = self.entries.remove(key) {
             self.by_time.remove(&(old.published, *key));
-            let more = self.more.remove(key);
-            for n in sources_of(&old, more.as_deref()) {
+            let sources: SmallVec<[u32; 2]> = sources_of(key, &old, &self.more).collect();
+            self.more.remove(key);
+            for n in sources {
                 self.by_source[n as usize].remove(&(old.published, *key));
             }
         }
@@ -137,7 +178,7 @@ impl Index {
     ) -> Vec<Slot> {
         let set = match source {
             None => &self.by_time,
-            Some(id) => match self.numbers.get(id) {
+            Some(id) => match self.names.numbers.get(id) {
                 Some(n) => &self.by_source[*n as usize],
                 None => return Vec::new(),
             },
@@ -160,7 +201,7 @@ impl Index {
     ) -> Vec<Slot> {
         let wanted: Vec<u32> = sources
             .iter()
-            .filter_map(|id| self.numbers.get(id).copied())
+            .filter_map(|id| self.names.numbers.get(id).copied())
             .collect();
         if wanted.is_empty() {
             return Vec::new();
@@ -170,9 +211,9 @@ impl Index {
             .range((Bound::Unbounded, upper))
             .rev()
             .filter(|(_, key)| {
-                self.entries.get(key).is_some_and(|e| {
-                    sources_of(e, self.more.get(key).map(|m| &**m)).any(|n| wanted.contains(&n))
-                })
+                self.entries
+                    .get(key)
+                    .is_some_and(|e| sources_of(key, e, &self.more).any(|n| wanted.contains(&n)))
             })
             .take(n)
             .copied()
@@ -181,7 +222,7 @@ impl Index {
 
     /// Stories `source` carries beyond its newest `max`, oldest first.
     pub(super) fn beyond(&self, source: &SourceId, max: usize) -> Vec<StoryKey> {
-        let Some(n) = self.numbers.get(source) else {
+        let Some(n) = self.names.numbers.get(source) else {
             return Vec::new();
         };
         let set = &self.by_source[*n as usize];
@@ -195,12 +236,12 @@ impl Index {
     pub(super) fn to_snapshot(&self, generation: u64) -> IndexSnapshot {
         IndexSnapshot {
             generation,
-            names: self.names.iter().map(|n| n.to_string()).collect(),
+            names: self.names.ids.iter().map(|n| n.to_string()).collect(),
             entries: self
                 .entries
                 .iter()
                 .map(|(key, e)| {
-                    let sources = sources_of(e, self.more.get(key).map(|m| &**m)).collect();
+                    let sources = sources_of(key, e, &self.more).collect();
                     (key.0, e.published, e.first_seen, sources)
                 })
                 .collect(),
@@ -209,61 +250,48 @@ impl Index {
 
     /// An index rebuilt from a snapshot; `None` when the snapshot does not hold together.
     pub(super) fn from_snapshot(snapshot: IndexSnapshot) -> Option<Index> {
-        let mut names = Index::default();
+        let mut names = Names::default();
         let mut numbers = Vec::with_capacity(snapshot.names.len());
         for name in &snapshot.names {
             numbers.push(names.number(&SourceId::new(name).ok()?));
         }
-        let mut entries = HashMap::with_capacity(snapshot.entries.len());
-        let mut more = HashMap::new();
-        for (key, published, first_seen, sources) in snapshot.entries {
-            let sources = sources
-                .into_iter()
-                .map(|n| numbers.get(n as usize).copied())
-                .collect::<Option<SmallVec<[u32; 2]>>>()?;
-            let (entry, extra) = Entry::new(published, first_seen, &sources);
-            entries.insert(StoryKey(key), entry);
-            if let Some(extra) = extra {
-                more.insert(StoryKey(key), extra);
-            }
-        }
-        Some(Index::dense(names.names, names.numbers, entries, more))
-    }
-
-    /// The same index, built densely: stories inserted one by one leave the time indexes'
-    /// nodes half full, a bulk build fills them.
-    pub(super) fn compacted(&self) -> Index {
-        let mut entries = HashMap::with_capacity(self.entries.len());
-        entries.extend(self.entries.iter().map(|(k, e)| (*k, e.clone())));
-        let more = self.more.clone();
-        Index::dense(self.names.clone(), self.numbers.clone(), entries, more)
-    }
-
-    /// Builds the time indexes from `entries` in one pass each: sorted, then bulk-built, so
-    /// their nodes are full.
-    fn dense(
-        names: Vec<SourceId>,
-        numbers: HashMap<SourceId, u32>,
-        entries: HashMap<StoryKey, Entry>,
-        more: HashMap<StoryKey, Box<[u32]>>,
-    ) -> Index {
-        let mut per_source: Vec<Vec<Slot>> = vec![Vec::new(); names.len()];
-        for (key, e) in &entries {
-            for n in sources_of(e, more.get(key).map(|m| &**m)) {
-                per_source[n as usize].push((e.published, *key));
-            }
-        }
-        // `BTreeSet: FromIterator` sorts, then builds bottom-up with full nodes.
-        let by_time = entries.iter().map(|(k, e)| (e.published, *k)).collect();
-        let by_source = per_source
+        let rows = snapshot
+            .entries
             .into_iter()
-            .map(|slots| slots.into_iter().collect())
-            .collect();
+            .map(|(key, published, first_seen, sources)| {
+                let sources = sources
+                    .into_iter()
+                    .map(|n| numbers.get(n as usize).copied())
+                    .collect::<Option<_>>()?;
+                Some((StoryKey(key), published, first_seen, sources))
+            })
+            .collect::<Option<Vec<Row>>>()?;
+        Some(Index::dense(names, rows))
+    }
+
+    /// Builds an index in one go: the map sized once, the time indexes sorted and then built
+    /// bottom-up with full nodes (stories inserted one by one leave them half full).
+    fn dense(names: Names, rows: Vec<Row>) -> Index {
+        let mut entries = HashMap::with_capacity(rows.len());
+        let mut more = More::new();
+        let mut per_source: Vec<Vec<Slot>> = vec![Vec::new(); names.ids.len()];
+        let mut by_time = Vec::with_capacity(rows.len());
+        for (key, published, first_seen, sources) in rows {
+            for &n in &sources {
+                per_source[n as usize].push((published, key));
+            }
+            by_time.push((published, key));
+            let (entry, extra) = Entry::new(published, first_seen, &sources);
+            entries.insert(key, entry);
+            if let Some(extra) = extra {
+                more.insert(key, extra);
+            }
+        }
+        // `BTreeSet: FromIterator` sorts, then builds bottom-up.
         Index {
             names,
-            numbers,
-            by_time,
-            by_source,
+            by_time: by_time.into_iter().collect(),
+            by_source: per_source.into_iter().map(BTreeSet::from_iter).collect(),
             entries,
             more,
         }
@@ -330,65 +358,55 @@ mod tests {
         assert_eq!(index.first_seen_before(4).len(), 1);
     }
 
+    /// A distinct key per number.
+    fn key(n: u32) -> StoryKey {
+        let mut key = [7u8; 16];
+        key[..4].copy_from_slice(&n.to_le_bytes());
+        StoryKey(key)
+    }
+
     #[test]
-    fn a_compacted_index_answers_every_query_as_the_original() {
+    fn an_index_built_in_one_go_answers_every_query_as_one_built_story_by_story() {
         let mut index = Index::default();
+        // The headers the index holds, for the build from headers (the store's scan).
+        let mut live: HashMap<StoryKey, StoryHeader> = HashMap::new();
         let mut rng = fastrand::Rng::with_seed(6);
         let names = ["a", "b", "c", "d"];
         for i in 0..3000u32 {
-            let key = StoryKey([
-                (i % 251) as u8,
-                (i / 251) as u8,
-                1,
-                2,
-                3,
-                4,
-                5,
-                6,
-                7,
-                8,
-                9,
-                10,
-                11,
-                12,
-                13,
-                14,
-            ]);
             let sources: Vec<&str> = names.iter().copied().filter(|_| rng.u8(..) < 100).collect();
             let sources = if sources.is_empty() {
                 vec!["a"]
             } else {
                 sources
             };
-            index.insert(key, &header(rng.i64(0..1_000_000), &sources));
+            let h = header(rng.i64(0..1_000_000), &sources);
+            index.insert(key(i), &h);
+            live.insert(key(i), h);
             if i % 7 == 0 {
                 // Re-inserted under another time, or removed: both leave holes.
-                let old = StoryKey([
-                    (i / 2 % 251) as u8,
-                    (i / 2 / 251) as u8,
-                    1,
-                    2,
-                    3,
-                    4,
-                    5,
-                    6,
-                    7,
-                    8,
-                    9,
-                    10,
-                    11,
-                    12,
-                    13,
-                    14,
-                ]);
                 if i % 2 == 0 {
-                    index.remove(&old);
+                    index.remove(&key(i / 2));
+                    live.remove(&key(i / 2));
                 } else {
-                    index.insert(old, &header(rng.i64(0..1_000_000), &["d"]));
+                    let h = header(rng.i64(0..1_000_000), &["d"]);
+                    index.insert(key(i / 2), &h);
+                    live.insert(key(i / 2), h);
                 }
             }
         }
-        let dense = index.compacted();
+        let mut scanned = Builder::default();
+        for (key, header) in &live {
+            scanned.add(*key, header);
+        }
+        let from_headers = scanned.build();
+        let from_snapshot = Index::from_snapshot(index.to_snapshot(1)).unwrap();
+        for dense in [&from_headers, &from_snapshot] {
+            assert_dense_answers_as(dense, &index, &names);
+        }
+    }
+
+    /// `dense` answers every query as `index` does.
+    fn assert_dense_answers_as(dense: &Index, index: &Index, names: &[&str]) {
         assert_eq!(dense.len(), index.len());
         let ids: Vec<SourceId> = names.iter().map(|n| SourceId::new(n).unwrap()).collect();
         let all = index.page(None, None, usize::MAX);
@@ -402,6 +420,9 @@ mod tests {
                 );
                 assert!(!o.is_empty() || before.is_some());
                 assert_eq!(d, o, "{id}");
+                // A story's third and fourth sources are kept apart from its entry.
+                let among = |i: &Index| i.page_among(std::slice::from_ref(id), before, 5000);
+                assert_eq!(among(dense), among(index), "{id}");
             }
             assert_eq!(
                 dense.page_among(&ids[1..3], before, 500),
@@ -418,7 +439,7 @@ mod tests {
             dense.first_seen_before(500_000).len(),
             index.first_seen_before(500_000).len()
         );
-        // And a snapshot of either reads back to the same index.
+        // And a snapshot reads back to the same index.
         let back = Index::from_snapshot(index.to_snapshot(1)).unwrap();
         assert_eq!(back.page(None, None, usize::MAX), all);
     }

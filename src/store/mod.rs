@@ -817,7 +817,7 @@ fn load_snapshot(meta: &sled::Tree, generation: u64) -> Option<Index> {
 
 /// Rebuilds the indexes from every story record's header.
 fn scan_index(data: &sled::Tree, shown: &str) -> Result<Index, StoreError> {
-    let mut index = Index::default();
+    let mut index = index::Builder::default();
     let mut unreadable = 0usize;
     for entry in data.scan_prefix(b"S") {
         let (k, v) = entry.map_err(|e| StoreError::Open {
@@ -825,15 +825,14 @@ fn scan_index(data: &sled::Tree, shown: &str) -> Result<Index, StoreError> {
             reason: e.to_string(),
         })?;
         match (key_of_record(&k), decode_header(&v)) {
-            (Some(key), Ok(header)) => index.insert(key, &header),
+            (Some(key), Ok(header)) => index.add(key, &header),
             _ => unreadable += 1,
         }
     }
     if unreadable > 0 {
         tracing::warn!(path = %shown, unreadable, "some story records are unreadable and are skipped");
     }
-    // Built one story at a time, in key order: dense it is smaller for the daemon's life.
-    Ok(index.compacted())
+    Ok(index.build())
 }
 
 fn aside_path(path: &Path) -> PathBuf {
