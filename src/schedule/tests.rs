@@ -222,6 +222,17 @@ impl Scheduled for Report {
 
 type Log = Arc<Mutex<Vec<(usize, DateTime<Utc>)>>>;
 
+/// A shutdown token cancelled after `after` of (paused) time.
+fn cancelled_after(after: Duration) -> CancellationTokenForTests {
+    let shutdown = CancellationTokenForTests::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        stop.cancel();
+    });
+    shutdown
+}
+
 /// Runs the loop for `hours` of paused time over sources with these intervals; `fail` makes
 /// every poll of a source fail. Returns the poll log.
 async fn simulate(
@@ -233,12 +244,7 @@ async fn simulate(
     let clock = Clock::anchored(noon());
     let log: Log = Arc::default();
     let errors: Arc<Mutex<HashMap<usize, u32>>> = Arc::default();
-    let shutdown = CancellationTokenForTests::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(hours * 3600)).await;
-        stop.cancel();
-    });
+    let shutdown = cancelled_after(Duration::from_secs(hours * 3600));
     let intervals = intervals.to_vec();
     let fail = fail.to_vec();
     let poll_log = log.clone();
@@ -354,12 +360,7 @@ async fn persisted_due_times_are_kept_after_a_restart() {
 #[tokio::test(start_paused = true)]
 async fn a_panicking_poll_is_caught_and_retried_later() {
     let clock = Clock::anchored(noon());
-    let shutdown = CancellationTokenForTests::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(3 * 3600)).await;
-        stop.cancel();
-    });
+    let shutdown = cancelled_after(Duration::from_secs(3 * 3600));
     let calls = Arc::new(Mutex::new(Vec::new()));
     let panics = Arc::new(Mutex::new(0));
     let (c, p) = (calls.clone(), panics.clone());
@@ -411,12 +412,7 @@ async fn a_panicking_poll_is_caught_and_retried_later() {
 #[tokio::test(start_paused = true)]
 async fn the_loop_reports_each_quiet_spell_once_after_a_round_of_polls() {
     let clock = Clock::anchored(noon());
-    let shutdown = CancellationTokenForTests::new();
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(3 * 3600 + 60)).await;
-        stop.cancel();
-    });
+    let shutdown = cancelled_after(Duration::from_secs(3 * 3600 + 60));
     // Three sources due together each hour; their polls take 1, 2 and 3 seconds, so a round
     // ends 3 s after it starts, with polls finishing one after another before that.
     let running = Arc::new(Mutex::new(0usize));
