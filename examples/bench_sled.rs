@@ -140,16 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let floor = measure(
         runs,
         |run| options(&format!("floor-{run}")),
-        |store| {
-            let (committed, parsed) = std::thread::scope(|scope| {
-                let parser = scope.spawn(|| feed_rs_parse_all(&texts));
-                let committed = commit_all(store, &batches);
-                (committed, parser.join())
-            });
-            committed?;
-            parsed.map_err(|_| "feed-rs panicked on the corpus")?;
-            Ok(())
-        },
+        |store| beside_feed_rs(&texts, || commit_all(store, &batches)),
     )?;
     floor.print("floor_feed_rs");
 
@@ -164,16 +155,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let floor_grouped = measure(
         runs,
         |run| options(&format!("floor-grouped-{run}")),
-        |store| {
-            let (committed, parsed) = std::thread::scope(|scope| {
-                let parser = scope.spawn(|| feed_rs_parse_all(&texts));
-                let committed = commit_grouped(store, &batches, group);
-                (committed, parser.join())
-            });
-            committed?;
-            parsed.map_err(|_| "feed-rs panicked on the corpus")?;
-            Ok(())
-        },
+        |store| beside_feed_rs(&texts, || commit_grouped(store, &batches, group)),
     )?;
     floor_grouped.print("floor_grouped");
 
@@ -201,6 +183,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("raw_one_tree_records_per_sec={:.0}", stored as f64 / one);
     println!("raw_two_trees_records_per_sec={:.0}", stored as f64 / two);
     let _ = std::fs::remove_dir_all(&base);
+    Ok(())
+}
+
+/// `commit` on this thread while another parses every document with feed-rs: a floor.
+fn beside_feed_rs(
+    texts: &[String],
+    commit: impl FnOnce() -> Result<(), StoreError>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (committed, parsed) = std::thread::scope(|scope| {
+        let parser = scope.spawn(|| feed_rs_parse_all(texts));
+        (commit(), parser.join())
+    });
+    committed?;
+    parsed.map_err(|_| "feed-rs panicked on the corpus")?;
     Ok(())
 }
 
