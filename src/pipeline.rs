@@ -740,7 +740,7 @@ pub async fn inspect(config: &Config, target: &str) -> Result<Document, IngestEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::StoreOptions;
+    use crate::publish::fixtures::fixture_with;
 
     fn feed(title: &str) -> String {
         format!(
@@ -760,23 +760,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let doc = dir.path().join("mk.xml");
         std::fs::write(&doc, feed("이재용·올트먼 내일 회동")).unwrap();
-        let toml = dir.path().join("sosik.toml");
         let url = Url::from_file_path(&doc).unwrap();
-        let db = dir.path().join("db");
-        std::fs::write(
-            &toml,
-            format!(
-                "[store]\npath = {:?}\n\n[sources.mk]\nurl = \"{url}\"\n",
-                db
-            ),
-        )
-        .unwrap();
-        let config = Arc::new(Config::load(&toml).unwrap());
-        let store = Store::open(&StoreOptions {
-            path: config.store.path.clone(),
-            cache_capacity: 1 << 20,
-        })
-        .unwrap();
+        let fixture = fixture_with(&format!("[sources.mk]\nurl = \"{url}\"\n"));
+        let (config, store) = (&fixture.config, &fixture.store);
         let ingest = Ingest::new(config.clone(), store.clone()).unwrap();
         let source = config.source("mk").unwrap();
         let first = ingest.ingest(source).await;
