@@ -9,23 +9,37 @@ fn at(day: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, 0, 0, 0).unwrap()
 }
 
-/// Opens the store in `dir`. sled releases its file lock from a background thread after the
-/// last handle goes, so a test that reopens at once may find it still held for a moment:
-/// retried for at most two seconds.
+/// Opens the store in `dir`, waiting out its file lock (see [`while_locked`]).
 fn open(dir: &Path) -> Store {
     let options = StoreOptions {
         path: dir.join("db"),
         cache_capacity: 8 << 20,
     };
+    while_locked(|| Store::open(&options))
+}
+
+/// Opens the sled database under the store in `dir` directly, waiting out its file lock.
+fn raw(dir: &Path) -> sled::Db {
+    while_locked(|| sled::open(dir.join("db")))
+}
+
+/// `attempt`, retried while it fails on the store's file lock: sled releases the lock from a
+/// background thread after the last handle goes, so a test that reopens at once may find it
+/// still held for a moment. Two seconds at most.
+fn while_locked<T, E: std::fmt::Debug + std::fmt::Display>(
+    attempt: impl Fn() -> Result<T, E>,
+) -> T {
+    let locked = |e: &E| {
+        let e = e.to_string();
+        e.contains("another sosik process") || e.contains("could not acquire lock")
+    };
     for _ in 0..100 {
-        match Store::open(&options) {
-            Err(StoreError::Open { reason, .. }) if reason.contains("another sosik process") => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        match attempt() {
+            Err(e) if locked(&e) => std::thread::sleep(Duration::from_millis(20)),
             other => return other.unwrap(),
         }
     }
-    Store::open(&options).unwrap()
+    attempt().unwrap()
 }
 
 fn story(source: &str, n: u32, title: &str, day: u32) -> Story {
@@ -201,7 +215,7 @@ fn retention_forgets_old_stories_but_not_ones_still_in_a_feed() {
 fn a_newer_layout_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = raw(dir.path());
         db.open_tree("meta")
             .unwrap()
             .insert("schema", &99u32.to_be_bytes())
@@ -264,7 +278,7 @@ fn a_layout_1_store_is_migrated_at_open() {
         ..Default::default()
     };
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = raw(dir.path());
         db.open_tree("meta")
             .unwrap()
             .insert("schema", &1u32.to_be_bytes())
@@ -295,7 +309,7 @@ fn a_layout_1_store_is_migrated_at_open() {
         store.flush_blocking().unwrap();
     }
     // Reopening finds layout 2 and no layout-1 trees.
-    let db = sled::open(dir.path().join("db")).unwrap();
+    let db = raw(dir.path());
     let names: Vec<_> = db
         .tree_names()
         .into_iter()
@@ -372,7 +386,7 @@ fn a_garbled_snapshot_falls_back_to_a_scan() {
         store.close().unwrap();
     }
     {
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = raw(dir.path());
         db.open_tree("meta")
             .unwrap()
             .insert("index", &[1u8, 0xff, 0xff, 0xff][..])
@@ -480,7 +494,7 @@ fn a_layout_2_store_is_migrated_at_open_even_when_half_done() {
         }
         {
             // Rewrite it as layout 2 (all but `moved_before` records under their old keys).
-            let db = sled::open(dir.path().join("db")).unwrap();
+            let db = raw(dir.path());
             let data = db.open_tree("data").unwrap();
             let records: Vec<_> = data.scan_prefix(b"S").map(Result::unwrap).collect();
             assert_eq!(records.len(), 4);
@@ -513,7 +527,7 @@ fn a_layout_2_store_is_migrated_at_open_even_when_half_done() {
             assert_eq!(store.len(), 5);
             store.flush_blocking().unwrap();
         }
-        let db = sled::open(dir.path().join("db")).unwrap();
+        let db = raw(dir.path());
         let keys: Vec<usize> = db
             .open_tree("data")
             .unwrap()
