@@ -34,7 +34,7 @@ pub(crate) enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 10] = [
+    pub(crate) const ALL: [Field; 10] = [
         Field::Title,
         Field::Summary,
         Field::Content,

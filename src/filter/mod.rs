@@ -6,9 +6,14 @@
 //! access. Source tags come in through [`TagLookup`], since they live in the config.
 //!
 //! Choices the SPEC leaves open:
-//! - A word with a colon whose prefix is not a field name (`http://x`, `10:30`, `foo:bar`) is a
-//!   plain word searched in `text`. Field names are case-insensitive; `AND`, `OR` and `NOT` are
-//!   keywords only in upper case and as whole words (`NOT(a)` negates, `NOTa` is a word).
+//! - A word of letters and a colon whose letters are not a field name (`categroy:IT`) is an
+//!   error naming the fields, since searching the text for "categroy:it" is never what was
+//!   meant; before `//` it is a URL (`http://x`), and a colon after anything but letters
+//!   (`10:30`) is part of a plain word. Field names are case-insensitive; `AND`, `OR` and `NOT`
+//!   are keywords only in upper case and as whole words (`NOT(a)` negates, `NOTa` is a word).
+//!   A lower-case `and`/`or`/`not` is searched for as a word and reported as a warning.
+//! - `source:` and `tag:` values are handed to the config ([`Filter::unknown_references`]),
+//!   which knows the sources and tags: naming none of them is a config error.
 //! - `source:`, `tag:` and `category:` compare whole values; `lang:` matches a whole language
 //!   tag or its leading subtags (`ko` matches `ko` and `ko-KR`, not `kok`; `_` counts as `-`);
 //!   every other field matches substrings. A story without the field (no link, no lang) never
@@ -45,16 +50,66 @@ pub struct Filter {
     src: String,
     /// `None` for the empty filter, which matches everything.
     root: Option<Node>,
+    references: Vec<Reference>,
+    warnings: Vec<FilterError>,
+}
+
+/// A `source:` or `tag:` term's value, as written, and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reference {
+    /// What the value names.
+    pub kind: ReferenceKind,
+    /// The value as written (unescaped).
+    pub value: String,
+    /// 1-based column of the value, in characters.
+    pub col: usize,
+}
+
+/// What a [`Reference`] names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReferenceKind {
+    /// A source id (`source:`).
+    Source,
+    /// A source tag (`tag:`).
+    Tag,
 }
 
 impl Filter {
     /// Parses and compiles a filter. An empty or all-whitespace filter matches every story.
     pub fn parse(src: &str) -> Result<Filter, FilterError> {
-        let root = parse::parse(src)?;
+        let parsed = parse::parse(src)?;
         Ok(Filter {
             src: src.to_owned(),
-            root,
+            root: parsed.root,
+            references: parsed.references,
+            warnings: parsed.warnings,
         })
+    }
+
+    /// What is legal but probably not meant, with its column: lower-case `and`, `or`, `not`
+    /// read as words.
+    pub fn warnings(&self) -> &[FilterError] {
+        &self.warnings
+    }
+
+    /// The `source:` and `tag:` terms whose value names none of `sources` (ids) or `tags`,
+    /// compared as the matcher compares them: each such term can never match anything.
+    pub fn unknown_references<'a>(
+        &self,
+        sources: impl IntoIterator<Item = &'a str> + Clone,
+        tags: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Vec<&Reference> {
+        fn known<'a>(value: &str, mut names: impl Iterator<Item = &'a str>) -> bool {
+            let value = text::normalize(value);
+            names.any(|n| text::normalize(n) == value)
+        }
+        self.references
+            .iter()
+            .filter(|r| match r.kind {
+                ReferenceKind::Source => !known(&r.value, sources.clone().into_iter()),
+                ReferenceKind::Tag => !known(&r.value, tags.clone().into_iter()),
+            })
+            .collect()
     }
 
     /// Whether `story` passes the filter; `tags` gives each source's configured tags, for

@@ -4,21 +4,35 @@
 //! counts to in their editor. Nesting is capped, so no filter can overflow the stack here or in
 //! [`Node::eval`].
 
-use super::FilterError;
 use super::matcher::{Field, Node, Term};
+use super::{FilterError, Reference, ReferenceKind};
 
 /// How deep parentheses and negations may nest. Real filters use two or three levels.
 const MAX_DEPTH: usize = 64;
 
-/// Parses `src`; `None` for an empty (or all-whitespace) filter, which matches everything.
-pub(crate) fn parse(src: &str) -> Result<Option<Node>, FilterError> {
+/// What parsing a filter gives besides its tree: what a person may have got wrong without
+/// making the filter invalid.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    /// `None` for an empty (or all-whitespace) filter, which matches everything.
+    pub(crate) root: Option<Node>,
+    /// `source:` and `tag:` terms written as a word or phrase, for the config to check.
+    pub(crate) references: Vec<Reference>,
+    /// Lower-case `and`, `or`, `not` read as words: almost always meant as operators.
+    pub(crate) warnings: Vec<FilterError>,
+}
+
+/// Parses `src`.
+pub(crate) fn parse(src: &str) -> Result<Parsed, FilterError> {
     if src.trim().is_empty() {
-        return Ok(None);
+        return Ok(Parsed::default());
     }
     let mut p = Parser {
         chars: src.chars().collect(),
         pos: 0,
         depth: 0,
+        references: Vec::new(),
+        warnings: Vec::new(),
     };
     let node = p.parse_or(None)?;
     p.skip_whitespace();
@@ -26,7 +40,11 @@ pub(crate) fn parse(src: &str) -> Result<Option<Node>, FilterError> {
         // `parse_or` stops only at the end or at a `)` no group is waiting for.
         return Err(p.error(p.pos, "unmatched ')'"));
     }
-    Ok(Some(node))
+    Ok(Parsed {
+        root: Some(node),
+        references: p.references,
+        warnings: p.warnings,
+    })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -57,6 +75,8 @@ struct Parser {
     pos: usize,
     /// Open parentheses and negations around `pos`.
     depth: usize,
+    references: Vec<Reference>,
+    warnings: Vec<FilterError>,
 }
 
 impl Parser {
@@ -203,20 +223,55 @@ impl Parser {
 
     /// `term := [field ":"] (word | "quoted phrase" | /regex/)`.
     fn parse_term(&mut self) -> Result<Node, FilterError> {
-        let field = self.field_prefix();
-        let term = match self.peek() {
-            Some('"') => Term::text(field.unwrap_or(Field::Text), &self.phrase()?),
-            Some('/') => self.regex(field.unwrap_or(Field::Text))?,
+        let start = self.pos;
+        let field = self.field_prefix()?;
+        let value_at = self.pos;
+        let (term, text) = match self.peek() {
+            Some('"') => {
+                let phrase = self.phrase()?;
+                (Term::text(field.unwrap_or(Field::Text), &phrase), phrase)
+            }
+            Some('/') => return Ok(Node::Term(self.regex(field.unwrap_or(Field::Text))?)),
             None => return Err(self.missing_value(field)),
             Some(c) if ends_word(c) => return Err(self.missing_value(field)),
             Some(_) => {
                 let end = self.word_end(self.pos);
                 let word: String = self.chars[self.pos..end].iter().collect();
                 self.pos = end;
-                Term::text(field.unwrap_or(Field::Text), &word)
+                if field.is_none() {
+                    self.warn_lowercase_keyword(start, &word);
+                }
+                (Term::text(field.unwrap_or(Field::Text), &word), word)
             }
         };
+        let kind = match field {
+            Some(Field::Source) => Some(ReferenceKind::Source),
+            Some(Field::Tag) => Some(ReferenceKind::Tag),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.references.push(Reference {
+                kind,
+                value: text,
+                col: value_at + 1,
+            });
+        }
         Ok(Node::Term(term))
+    }
+
+    /// `a or b` searches for the word "or": legal, but nearly always meant as `OR`.
+    fn warn_lowercase_keyword(&mut self, at: usize, word: &str) {
+        let Some(keyword) = ["AND", "OR", "NOT"]
+            .into_iter()
+            .find(|k| k.eq_ignore_ascii_case(word))
+        else {
+            return;
+        };
+        let message = format!(
+            "{word:?} is searched for as a word; write {keyword} for the operator, or \"{word}\" \
+             in quotes to keep searching for the word"
+        );
+        self.warnings.push(self.error(at, message));
     }
 
     fn missing_value(&self, field: Option<Field>) -> FilterError {
@@ -228,21 +283,52 @@ impl Parser {
         )
     }
 
-    /// Consumes `name:` when `name` is a known field. Anything else (`http://x`, `10:30`,
-    /// `foo:bar`) is left to be read as a plain word.
-    fn field_prefix(&mut self) -> Option<Field> {
+    /// Consumes `name:` when `name` is a known field. `letters:` where the letters are not a
+    /// field is a mistake (`categroy:IT` would silently search the text for "categroy:it"),
+    /// except before `//`, which makes it a URL (`http://x`); a colon after anything but
+    /// letters (`10:30`) is part of a plain word.
+    fn field_prefix(&mut self) -> Result<Option<Field>, FilterError> {
         let letters = self.chars[self.pos..]
             .iter()
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
         let colon = self.pos + letters;
         if letters == 0 || self.chars.get(colon) != Some(&':') {
-            return None;
+            return Ok(None);
         }
         let name: String = self.chars[self.pos..colon].iter().collect();
-        let field = Field::from_name(&name)?;
+        let Some(field) = Field::from_name(&name) else {
+            if self.chars[colon + 1..].starts_with(&['/', '/']) {
+                return Ok(None);
+            }
+            return Err(self.unknown_field(&name));
+        };
         self.pos = colon + 1;
-        Some(field)
+        Ok(Some(field))
+    }
+
+    fn unknown_field(&self, name: &str) -> FilterError {
+        let fields: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+        let lower = name.to_ascii_lowercase();
+        let guess = fields
+            .iter()
+            .map(|f| (edit_distance(&lower, f), *f))
+            .filter(|(d, _)| *d <= 2)
+            .min();
+        let hint = match guess {
+            Some((_, f)) => format!(" (did you mean {f:?}?)"),
+            None => String::new(),
+        };
+        let end = self.word_end(self.pos);
+        let term: String = self.chars[self.pos..end].iter().collect();
+        self.error(
+            self.pos,
+            format!(
+                "unknown field {name:?}{hint}; fields are {}; write \"{term}\" in quotes to \
+                 search for the text",
+                fields.join(", ")
+            ),
+        )
     }
 
     /// A `"quoted phrase"`; inside it `\"` is a quote and `\\` a backslash.
@@ -310,4 +396,20 @@ impl Parser {
         Term::regex(field, &pattern)
             .map_err(|why| self.error(open, format!("invalid regex: {why}")))
     }
+}
+
+/// Levenshtein distance between two short ASCII words, for "did you mean" hints.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }

@@ -123,7 +123,8 @@ fn valid_queries_parse_to_the_expected_tree() {
         ("Title:Foo", r#"title:"foo""#),
         ("http://x.kr/a", r#"text:"http://x.kr/a""#),
         ("10:30", r#"text:"10:30""#),
-        ("foo:bar", r#"text:"foo:bar""#),
+        (r#""foo:bar""#, r#"text:"foo:bar""#),
+        ("mailto://x", r#"text:"mailto://x""#),
         ("link:http://x.kr/a", r#"link:"http://x.kr/a""#),
         (r#"category:"IT·과학""#, r#"category:"it·과학""#),
         (r#"category:"ＩＴㆍ과학""#, r#"category:"it·과학""#),
@@ -212,6 +213,19 @@ fn bad_queries_report_the_column_and_reason() {
         ("(OR a)", 2, "expected a term after '('"),
         (&deep_parens, 65, "filter nests deeper than 64 levels"),
         (&deep_not, 65, "filter nests deeper than 64 levels"),
+        (
+            "a categroy:IT",
+            3,
+            "unknown field \"categroy\" (did you mean \"category\"?); fields are title, summary, \
+             content, text, author, category, link, source, tag, lang; write \"categroy:IT\" in \
+             quotes to search for the text",
+        ),
+        (
+            "foo:bar",
+            1,
+            "unknown field \"foo\"; fields are title, summary, content, text, author, category, \
+             link, source, tag, lang; write \"foo:bar\" in quotes to search for the text",
+        ),
     ];
     for (src, col, message) in cases {
         let err = Filter::parse(src).expect_err(src);
@@ -455,4 +469,38 @@ fn parsing_weird_input_never_panics() {
         }
         check(&src);
     }
+}
+
+#[test]
+fn lower_case_operators_are_words_with_a_warning_at_their_column() {
+    let filter = Filter::parse("삼성 or 애플 and not(x) NOT y \"or\" title:and").unwrap();
+    let warned: Vec<(usize, &str)> = filter
+        .warnings()
+        .iter()
+        .map(|w| (w.col, w.message.split(' ').next().unwrap()))
+        .collect();
+    // `"or"` (quoted) and `title:and` (a field's value) are deliberate words; `NOT` is the
+    // operator; `not(x)` is the word "not" followed by a group.
+    assert_eq!(warned, [(4, "\"or\""), (10, "\"and\""), (14, "\"not\"")]);
+    assert!(
+        filter.warnings()[0].message.contains("write OR for the operator"),
+        "{}",
+        filter.warnings()[0].message
+    );
+    assert!(Filter::parse("a OR b").unwrap().warnings().is_empty());
+}
+
+#[test]
+fn references_name_unknown_sources_and_tags_with_their_column() {
+    let filter = Filter::parse("source:mk-all OR source:\"MK-IT\" tag:Tech -tag:ghost").unwrap();
+    let unknown: Vec<(usize, &str)> = filter
+        .unknown_references(["mk-all", "mk-it"], ["tech"])
+        .iter()
+        .map(|r| (r.col, r.value.as_str()))
+        .collect();
+    assert_eq!(unknown, [(47, "ghost")]);
+    let none_known = filter.unknown_references([], []);
+    assert_eq!(none_known.len(), 4);
+    assert_eq!(none_known[0].kind, ReferenceKind::Source);
+    assert_eq!(none_known[2].kind, ReferenceKind::Tag);
 }
