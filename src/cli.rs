@@ -13,7 +13,7 @@ use serde_json::json;
 use sosik::config::Config;
 use sosik::filter::TagLookup;
 use sosik::model::{SourceId, Story};
-use sosik::pipeline::{Ingest, PollOutcome, PollReport};
+use sosik::pipeline::{Ingest, InspectOptions, PollOutcome, PollReport};
 use sosik::store::{Store, StoreOptions};
 
 fn open_store(config: &Config) -> Result<Store> {
@@ -230,7 +230,7 @@ pub fn items(
             writeln!(
                 out,
                 "{}  [{}]  {}  {}",
-                story.published.format("%Y-%m-%d %H:%M"),
+                local_time(story.published, None),
                 sources.join(","),
                 story.title,
                 story.link.as_deref().unwrap_or("-")
@@ -238,6 +238,16 @@ pub fn items(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A time for people: minutes and the zone's offset, in `zone` or else the machine's own zone
+/// (`TZ`), e.g. `2025-02-03 18:00 +09:00`.
+fn local_time(t: DateTime<Utc>, zone: Option<chrono_tz::Tz>) -> String {
+    const FORMAT: &str = "%Y-%m-%d %H:%M %:z";
+    match zone {
+        Some(zone) => t.with_timezone(&zone).format(FORMAT).to_string(),
+        None => t.with_timezone(&chrono::Local).format(FORMAT).to_string(),
+    }
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -262,12 +272,7 @@ pub fn sources(config: Config, json: bool) -> Result<ExitCode> {
     let store = open_store(&config)?;
     let mut out = std::io::stdout().lock();
     let ago = |t: Option<DateTime<Utc>>| t.map_or("never".to_owned(), rfc3339);
-    if !json {
-        writeln!(
-            out,
-            "SOURCE  LAST FETCH  STATUS  VALIDATORS  NEXT POLL  ERRORS  LAST ERROR"
-        )?;
-    }
+    let mut rows = Vec::new();
     for source in &config.sources {
         let state = store.source_state(&source.id)?.unwrap_or_default();
         let url = state
@@ -315,23 +320,83 @@ pub fn sources(config: Config, json: bool) -> Result<ExitCode> {
         if let Some(moved) = &state.moved_to {
             error = format!("{error} (moved permanently to {moved})");
         }
-        writeln!(
-            out,
-            "{}  {}  {}  {}  {}  {}  {}",
-            source.id,
+        rows.push([
+            source.id.to_string(),
             ago(state.last_fetch),
             status,
-            validators,
+            validators.to_owned(),
             next,
-            state.consecutive_errors,
-            error
-        )?;
+            state.consecutive_errors.to_string(),
+            error,
+        ]);
+    }
+    if !json {
+        let header = [
+            "SOURCE",
+            "LAST FETCH",
+            "STATUS",
+            "VALIDATORS",
+            "NEXT POLL",
+            "ERRORS",
+            "LAST ERROR",
+        ]
+        .map(str::to_owned);
+        print_table(&mut out, &header, &rows)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn inspect(config: Config, target: &str, json: bool) -> Result<ExitCode> {
-    let doc = sosik::pipeline::inspect(&config, target)
+/// Columns padded to their widest cell (counted in characters), two spaces apart; the last
+/// column, free text, is not padded.
+fn print_table<const N: usize>(
+    out: &mut impl Write,
+    header: &[String; N],
+    rows: &[[String; N]],
+) -> std::io::Result<()> {
+    let mut widths = [0; N];
+    for row in std::iter::once(header).chain(rows) {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < N {
+                let pad = widths[i] - cell.chars().count() + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+pub async fn inspect(
+    config: Option<&Config>,
+    target: Option<String>,
+    source: Option<String>,
+    json: bool,
+) -> Result<ExitCode> {
+    let (poll, store) = match config {
+        Some(c) => (c.poll.clone(), c.store.clone()),
+        None => Default::default(),
+    };
+    let mut options = InspectOptions::new(&poll, &store);
+    let mut zone = None;
+    let target = match (&source, config) {
+        (Some(id), Some(config)) => {
+            let Some(src) = config.source(id) else {
+                bail!("no source {id:?} in {}", config.file.display())
+            };
+            options.timezone = src.timezone;
+            zone = Some(src.timezone);
+            target.unwrap_or_else(|| src.url.to_string())
+        }
+        _ => target.expect("clap requires a target without --source"),
+    };
+    let doc = sosik::pipeline::inspect(&options, &target)
         .await
         .with_context(|| format!("cannot read {target}"))?;
     let mut out = std::io::stdout().lock();
@@ -374,7 +439,7 @@ pub async fn inspect(config: Config, target: &str, json: bool) -> Result<ExitCod
             writeln!(
                 out,
                 "  {}  {}{}\n      {}",
-                s.published.format("%Y-%m-%d %H:%M"),
+                local_time(s.published, zone),
                 s.title,
                 categories,
                 s.link.as_deref().unwrap_or("-")
@@ -398,10 +463,17 @@ pub fn check(config: &Config) -> Result<ExitCode> {
                 .to_string()),
         config.store.max_items_per_source
     )?;
+    let resolved = config.server.listen.to_string();
     writeln!(
         out,
-        "server: {} ({})",
-        config.server.listen, config.server.base_url
+        "server: {}{} ({})",
+        config.server.listen_name,
+        if resolved == config.server.listen_name {
+            String::new()
+        } else {
+            format!(" = {resolved}")
+        },
+        config.server.base_url
     )?;
     writeln!(out, "sources ({}):", config.sources.len())?;
     for s in &config.sources {

@@ -9,9 +9,28 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// What `--help` says after the commands: what scripts and service managers rely on.
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (for poll: every source succeeded; a 304 counts)
+  1  poll: at least one source failed (the table says which and why)
+  2  fatal: a bad config, an unusable store, a bad argument
+
+The store:
+  One process opens the store (store.path) at a time: run poll, items, sources and render
+  while the daemon is stopped, or against another store.path; the error says so.
+
+Signals (run):
+  SIGTERM, SIGINT  stop scheduling, let polls finish (5 s at most), drain HTTP, flush, exit 0
+  SIGHUP           logged and ignored (reloading the config needs a restart for now)
+  SIGUSR1/SIGUSR2  logged and ignored
+
+The config is --config PATH, else $SOSIK_CONFIG, else config/sosik.toml; SOSIK__SECTION__KEY
+variables override its keys.";
+
 /// sosik (소식): polls news feeds, dedupes stories, republishes filtered feeds.
 #[derive(Debug, Parser)]
-#[command(name = "sosik", version, about, long_about = None)]
+#[command(name = "sosik", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Args {
     /// Config file (default: $SOSIK_CONFIG, else config/sosik.toml).
     #[arg(long, global = true, value_name = "PATH")]
@@ -58,10 +77,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Fetch, decode, parse and normalize one feed without storing it.
+    /// Fetch, decode, parse and normalize one feed without storing it. Needs no config.
     Inspect {
-        /// A file path or an http(s)/file URL.
-        target: String,
+        /// A file path or an http(s)/file URL; the source's URL when omitted with --source.
+        #[arg(required_unless_present = "source")]
+        target: Option<String>,
+        /// Read it as this configured source does (its time zone, its URL by default).
+        #[arg(long)]
+        source: Option<String>,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -73,19 +96,40 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     let command = args.command.unwrap_or(Command::Run);
+    // `inspect` reads a feed the way a source would, so it needs no config: it uses the
+    // config when one is named or present, the defaults otherwise.
+    let optional = matches!(&command, Command::Inspect { source: None, .. })
+        && args.config.is_none()
+        && std::env::var_os("SOSIK_CONFIG").is_none_or(|v| v.is_empty());
     let file = sosik::config::Config::locate(args.config.as_deref());
-    let config = match sosik::config::Config::load(&file) {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("error: {}: {e}", file.display());
-            return ExitCode::from(2);
+    let config = if optional && !file.exists() {
+        None
+    } else {
+        match sosik::config::Config::load(&file) {
+            Ok(config) => Some(config),
+            Err(e) => {
+                for problem in &e.problems {
+                    eprintln!("error: {problem}");
+                }
+                return ExitCode::from(2);
+            }
         }
     };
     let daemon = matches!(command, Command::Run);
-    init_logging(&config, daemon);
+    init_logging(config.as_ref(), daemon);
+    if let Some(config) = &config {
+        for warning in &config.warnings {
+            match command {
+                Command::Check => eprintln!("warning: {warning}"),
+                Command::Run => tracing::warn!("{warning}"),
+                _ => {}
+            }
+        }
+    }
     // Blocking threads do parsing and store writes; more of them than fetches in flight only
     // adds memory (each thread gets its own allocator arena), never throughput.
-    let blocking = config.poll.concurrency.clamp(2, 64) + 2;
+    let concurrency = config.as_ref().map_or(16, |c| c.poll.concurrency);
+    let blocking = concurrency.clamp(2, 64) + 2;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(blocking)
@@ -98,6 +142,15 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        if let Command::Inspect {
+            target,
+            source,
+            json,
+        } = command
+        {
+            return cli::inspect(config.as_ref(), target, source, json).await;
+        }
+        let config = config.expect("loaded for every command but inspect");
         match command {
             Command::Run => cli::run(config).await,
             Command::Poll { ids } => cli::poll(config, ids).await,
@@ -109,33 +162,60 @@ fn main() -> ExitCode {
                 json,
             } => cli::items(config, output, source, limit, json),
             Command::Sources { json } => cli::sources(config, json),
-            Command::Inspect { target, json } => cli::inspect(config, &target, json).await,
             Command::Check => cli::check(&config),
+            Command::Inspect { .. } => unreachable!("handled above"),
         }
     });
     match result {
         Ok(code) => code,
+        // A reader that closed the pipe (`sosik items | head`) wants no more: end quietly.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", sentence(&e));
             ExitCode::from(2)
         }
     }
 }
 
+/// The error and its causes as one sentence, each cause said once: a cause whose text the
+/// message already contains (an error that prints its source itself) is not repeated.
+fn sentence(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Logs go to stderr. The daemon logs at `[log] level`; one-shot commands only warn, so their
 /// stdout stays clean. `RUST_LOG` wins over both.
-fn init_logging(config: &sosik::config::Config, daemon: bool) {
+fn init_logging(config: Option<&sosik::config::Config>, daemon: bool) {
     use tracing_subscriber::EnvFilter;
-    let default = if daemon {
-        config.log.level.clone()
-    } else {
-        "warn".to_owned()
+    let default = match config {
+        Some(config) if daemon => config.log.level.clone(),
+        _ => "warn".to_owned(),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match config.log.format {
+    let format = config.map_or(sosik::config::LogFormat::Text, |c| c.log.format);
+    match format {
         sosik::config::LogFormat::Json => builder.json().init(),
         sosik::config::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }

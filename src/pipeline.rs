@@ -704,8 +704,35 @@ pub fn read_document(
     })
 }
 
+/// How `sosik inspect` reads a feed: the fetch limits, the zone of offset-less dates and the
+/// item cap, from a source's config or the defaults.
+#[derive(Debug, Clone)]
+pub struct InspectOptions {
+    /// Timeout, body limit, user agent.
+    pub fetch: FetchSettings,
+    /// The zone of timestamps without an offset.
+    pub timezone: chrono_tz::Tz,
+    /// The newest items read from the document.
+    pub max_items: usize,
+}
+
+impl InspectOptions {
+    /// The options `config` gives a feed of no source (UTC), or of `source`.
+    pub fn new(poll: &crate::config::PollConfig, store: &crate::config::StoreConfig) -> Self {
+        InspectOptions {
+            fetch: FetchSettings {
+                timeout: poll.timeout,
+                max_body_bytes: poll.max_body_bytes,
+                user_agent: poll.user_agent.clone(),
+            },
+            timezone: chrono_tz::UTC,
+            max_items: store.max_items_per_source,
+        }
+    }
+}
+
 /// `sosik inspect`: fetch or read one feed and normalize it without storing anything.
-pub async fn inspect(config: &Config, target: &str) -> Result<Document, IngestError> {
+pub async fn inspect(options: &InspectOptions, target: &str) -> Result<Document, IngestError> {
     let url = match Url::parse(target) {
         Ok(url) if matches!(url.scheme(), "http" | "https" | "file") => url,
         _ => {
@@ -717,7 +744,7 @@ pub async fn inspect(config: &Config, target: &str) -> Result<Document, IngestEr
                 .map_err(|_| FetchError::BadUrl(format!("{target} is not a usable path")))?
         }
     };
-    let fetcher = Fetcher::new(fetch_settings(config))?;
+    let fetcher = Fetcher::new(options.fetch.clone())?;
     let fetched = match fetcher
         .fetch(&FetchRequest {
             url: Some(url),
@@ -729,12 +756,10 @@ pub async fn inspect(config: &Config, target: &str) -> Result<Document, IngestEr
         FetchOutcome::NotModified(_) => unreachable!("no validators were sent"),
     };
     let source = SourceId::new("inspect").expect("a valid id");
-    let max = config.store.max_items_per_source;
-    tokio::task::spawn_blocking(move || {
-        read_document(&fetched, &source, chrono_tz::UTC, Utc::now(), max)
-    })
-    .await
-    .map_err(|e| IngestError::Panicked(join_message(e)))?
+    let (max, timezone) = (options.max_items, options.timezone);
+    tokio::task::spawn_blocking(move || read_document(&fetched, &source, timezone, Utc::now(), max))
+        .await
+        .map_err(|e| IngestError::Panicked(join_message(e)))?
 }
 
 #[cfg(test)]

@@ -309,14 +309,8 @@ impl Parser {
 
     fn unknown_field(&self, name: &str) -> FilterError {
         let fields: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
-        let lower = name.to_ascii_lowercase();
-        let guess = fields
-            .iter()
-            .map(|f| (edit_distance(&lower, f), *f))
-            .filter(|(d, _)| *d <= 2)
-            .min();
-        let hint = match guess {
-            Some((_, f)) => format!(" (did you mean {f:?}?)"),
+        let hint = match crate::closest(name, fields.iter().copied()) {
+            Some(f) => format!(" (did you mean {f:?}?)"),
             None => String::new(),
         };
         let end = self.word_end(self.pos);
@@ -396,20 +390,4 @@ impl Parser {
         Term::regex(field, &pattern)
             .map_err(|why| self.error(open, format!("invalid regex: {why}")))
     }
-}
-
-/// Levenshtein distance between two short ASCII words, for "did you mean" hints.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }

@@ -483,7 +483,9 @@ fn lower_case_operators_are_words_with_a_warning_at_their_column() {
     // operator; `not(x)` is the word "not" followed by a group.
     assert_eq!(warned, [(4, "\"or\""), (10, "\"and\""), (14, "\"not\"")]);
     assert!(
-        filter.warnings()[0].message.contains("write OR for the operator"),
+        filter.warnings()[0]
+            .message
+            .contains("write OR for the operator"),
         "{}",
         filter.warnings()[0].message
     );
