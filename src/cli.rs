@@ -396,9 +396,12 @@ pub async fn inspect(
         }
         _ => target.expect("clap requires a target without --source"),
     };
-    let doc = sosik::pipeline::inspect(&options, &target)
-        .await
-        .with_context(|| format!("cannot read {target}"))?;
+    let doc = match sosik::pipeline::inspect(&options, &target).await {
+        Ok(doc) => doc,
+        // Name the feed once: some errors already do ("could not read FILE: …").
+        Err(e) if e.to_string().contains(target.as_str()) => return Err(e.into()),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {target}"))),
+    };
     let mut out = std::io::stdout().lock();
     if json {
         let items: Vec<_> = doc

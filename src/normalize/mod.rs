@@ -326,9 +326,16 @@ fn people(persons: &[feed_rs::model::Person]) -> Vec<String> {
     names
 }
 
+/// Adds `value` unless an equal one, ignoring case, is there: publishers repeat a category
+/// with different capitals (`software`, `Software`), and `category:` matches ignore case
+/// anyway. The first spelling stays.
 fn push_unique(list: &mut Vec<String>, value: &str) {
     let value = collapse_whitespace(value);
-    if !value.is_empty() && list.len() < MAX_LIST && !list.contains(&value) {
+    if value.is_empty() || list.len() >= MAX_LIST {
+        return;
+    }
+    let folded = value.to_lowercase();
+    if !list.iter().any(|v| v.to_lowercase() == folded) {
         list.push(value);
     }
 }

@@ -160,12 +160,17 @@ fn categories_come_from_every_place() {
         "mk",
         "https://www.mk.co.kr/rss/",
         &rss(
-            "<item><title>a</title><link>https://www.mk.co.kr/1</link><category>IT·과학</category><category> IT·과학 </category><dc:subject>모바일</dc:subject></item>",
+            "<item><title>a</title><link>https://www.mk.co.kr/1</link><category>IT·과학</category><category> IT·과학 </category><dc:subject>모바일</dc:subject><category>software</category><category>Software</category><category>SOFTWARE</category></item>",
         ),
     );
     assert_eq!(
         n.stories[0].categories,
-        vec!["IT·과학".to_owned(), "모바일".to_owned()]
+        // Repeats differing only in case are one category, spelled as it first came.
+        vec![
+            "IT·과학".to_owned(),
+            "software".to_owned(),
+            "모바일".to_owned()
+        ]
     );
 
     let atom = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:t</id><updated>2025-01-01T00:00:00Z</updated>

@@ -220,7 +220,7 @@ async fn check_names_the_bad_key() {
 #[tokio::test]
 async fn environment_overrides_apply() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &[], "");
+    let config = write_config(dir.path(), &[("a", "https://news.test.kr/rss")], "");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
         .args(["--config", config.to_str().unwrap(), "check"])
         .env("SOSIK__SERVER__LISTEN", "127.0.0.1:9999")
@@ -240,15 +240,14 @@ async fn inspect_reports_format_encoding_and_items_as_json() {
     let (bytes, _, _) = encoding_rs::EUC_KR.encode(&text_feed);
     let file = dir.path().join("feed.xml");
     std::fs::write(&file, &bytes).unwrap();
-    let config = write_config(dir.path(), &[], "");
-    let out = sosik(&[
-        "--config",
-        config.to_str().unwrap(),
-        "inspect",
-        file.to_str().unwrap(),
-        "--json",
-    ])
-    .await;
+    // No config anywhere: inspect needs none (it runs in a directory without config/).
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
+        .args(["inspect", file.to_str().unwrap(), "--json"])
+        .current_dir(dir.path())
+        .env_remove("SOSIK_CONFIG")
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["format"], "RSS 2.0");

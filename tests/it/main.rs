@@ -3,6 +3,7 @@
 //! directory, and, where the CLI is the contract, runs the real `sosik` binary.
 
 mod cli;
+mod cli_mistakes;
 mod crash;
 mod daemon;
 mod hostile;
