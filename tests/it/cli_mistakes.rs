@@ -356,3 +356,29 @@ async fn help_speaks_of_exit_codes_the_store_lock_and_signals() {
         assert!(help.contains(needle), "{needle}: {help}");
     }
 }
+
+/// The daemon refuses what `check` refuses, with the same sentence, before it opens anything.
+#[tokio::test]
+async fn run_refuses_a_bad_config_as_check_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sosik.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\npath = \"{}\"\n{SOURCE}[outputs.o]\nfilter = 'categroy:IT'\n",
+            dir.path().join("db").display()
+        ),
+    )
+    .unwrap();
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        sosik(&["--config", path.to_str().unwrap(), "run"]),
+    )
+    .await
+    .expect("run exits at once on a bad config");
+    let check = sosik(&["--config", path.to_str().unwrap(), "check"]).await;
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(text(&run.stderr), text(&check.stderr));
+    assert!(text(&run.stderr).contains("col 1: unknown field \"categroy\""));
+    assert!(!dir.path().join("db").exists(), "nothing was opened");
+}
