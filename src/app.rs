@@ -33,6 +33,14 @@ pub enum AppError {
     /// The HTTP client could not start.
     #[error("{0}")]
     Fetch(#[from] crate::fetch::FetchError),
+    /// `poll` named a source the config does not have.
+    #[error("no source {id:?} in {file}")]
+    UnknownSource {
+        /// The id asked for.
+        id: String,
+        /// The config file.
+        file: String,
+    },
     /// The HTTP server could not bind or failed.
     #[error("the HTTP server on {addr} failed: {reason}")]
     Server {
@@ -45,10 +53,7 @@ pub enum AppError {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
-    let store = Store::open(&StoreOptions {
-        path: config.store.path.clone(),
-        cache_capacity: config.store.cache_capacity,
-    })?;
+    let store = Store::open(&StoreOptions::from(&config.store))?;
     let metrics = Arc::new(Metrics::new());
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
     // The start-up retention pass, here rather than on a pool thread: its scratch (every
@@ -180,7 +185,8 @@ fn release_freed_memory() {
 /// Forgets stories past `store.retention`, logging what happened; makes the cached feeds
 /// stale when it forgot any.
 fn retain(ingest: &Ingest, publisher: Option<&Publisher>) {
-    match ingest.apply_retention(Utc::now()) {
+    let retention = ingest.config().store.retention;
+    match ingest.store().apply_retention(Utc::now(), retention) {
         Ok(0) => {}
         Ok(n) => {
             tracing::info!(forgotten = n, "retention");
@@ -231,4 +237,64 @@ async fn signal_watch(shutdown: CancellationToken) {
     let _ = ctrl_c.await;
     tracing::info!("shutting down");
     shutdown.cancel();
+}
+
+/// What `sosik poll` did: one report per source polled, in the config's order.
+#[derive(Debug)]
+pub struct PollRun {
+    /// One per source polled, in the config's order.
+    pub reports: Vec<crate::pipeline::PollReport>,
+    /// Stories stored after the polls.
+    pub stored: usize,
+    /// Stories forgotten by retention after the polls.
+    pub forgotten: usize,
+}
+
+/// Polls the sources `ids` (every enabled one when empty) once, now, into the store, then
+/// applies retention and flushes; `done` hears of each poll as it ends (for a progress bar).
+pub async fn poll_now(
+    config: Arc<Config>,
+    ids: &[String],
+    done: impl FnMut(&crate::pipeline::PollReport),
+) -> Result<PollRun, AppError> {
+    let mut selected = Vec::new();
+    for id in ids {
+        match config.source(id) {
+            Some(source) => selected.push(source.clone()),
+            None => {
+                return Err(AppError::UnknownSource {
+                    id: id.clone(),
+                    file: config.file.display().to_string(),
+                });
+            }
+        }
+    }
+    if ids.is_empty() {
+        selected = config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .cloned()
+            .collect();
+    }
+    let store = Store::open(&StoreOptions::from(&config.store))?;
+    let ingest = Ingest::new(config.clone(), store.clone())?;
+    let mut reports = ingest.ingest_all(&selected, done).await;
+    let forgotten = store.apply_retention(Utc::now(), config.store.retention)?;
+    // Config order, so the table reads like the config.
+    let order: std::collections::HashMap<_, _> = config
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.clone(), i))
+        .collect();
+    reports.sort_by_key(|r| order.get(&r.source).copied());
+    let stored = store.len();
+    drop(ingest);
+    store.close()?;
+    Ok(PollRun {
+        reports,
+        stored,
+        forgotten,
+    })
 }

@@ -1,26 +1,23 @@
 //! Presentation of each command: tables for people, JSON Lines for scripts. Every command's
 //! work is a library call; this file only formats and picks exit codes.
 
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use sosik::config::Config;
 use sosik::filter::TagLookup;
+use sosik::inspect::InspectOptions;
 use sosik::model::{SourceId, Story};
-use sosik::pipeline::{Ingest, InspectOptions, PollOutcome, PollReport};
+use sosik::pipeline::{PollOutcome, PollReport};
 use sosik::store::{Store, StoreOptions};
 
 fn open_store(config: &Config) -> Result<Store> {
-    Ok(Store::open(&StoreOptions {
-        path: config.store.path.clone(),
-        cache_capacity: config.store.cache_capacity,
-    })?)
+    Ok(Store::open(&StoreOptions::from(&config.store))?)
 }
 
 pub async fn run(config: Config) -> Result<ExitCode> {
@@ -29,26 +26,7 @@ pub async fn run(config: Config) -> Result<ExitCode> {
 }
 
 pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
-    let mut selected = Vec::new();
-    for id in &ids {
-        match config.source(id) {
-            Some(source) => selected.push(source.clone()),
-            None => bail!("no source {id:?} in {}", config.file.display()),
-        }
-    }
-    if ids.is_empty() {
-        selected = config
-            .sources
-            .iter()
-            .filter(|s| s.enabled)
-            .cloned()
-            .collect();
-    }
-    let config = Arc::new(config);
-    let store = open_store(&config)?;
-    let ingest = Ingest::new(config.clone(), store.clone())?;
-
-    let progress = indicatif::ProgressBar::new(selected.len() as u64);
+    let progress = indicatif::ProgressBar::new(0);
     if std::io::stderr().is_terminal() {
         progress.set_style(
             indicatif::ProgressStyle::with_template(
@@ -60,33 +38,22 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
     } else {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let states = ingest.known_states(&selected).await;
-    let mut tasks = tokio::task::JoinSet::new();
-    for (source, known) in selected.iter().zip(states) {
-        let source = source.clone();
-        let ingest = ingest.clone();
-        tasks.spawn(async move { ingest.ingest_from(&source, known).await });
-    }
-    let mut reports = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let report = joined.context("a poll task died")?;
+    let total = if ids.is_empty() {
+        config.sources.iter().filter(|s| s.enabled).count()
+    } else {
+        ids.len()
+    };
+    progress.set_length(total as u64);
+    let run = sosik::app::poll_now(Arc::new(config), &ids, |report| {
         progress.set_message(report.source.to_string());
         progress.inc(1);
-        reports.push(report);
-    }
+    })
+    .await?;
     progress.finish_and_clear();
-    let retained = ingest.apply_retention(Utc::now())?;
-    store.close()?;
 
-    // Config order, so the table reads like the config.
-    let order: HashMap<&SourceId, usize> = selected
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (&s.id, i))
-        .collect();
-    reports.sort_by_key(|r| order.get(&r.source).copied());
+    let reports = &run.reports;
     let mut out = std::io::stdout().lock();
-    print_poll_table(&mut out, &reports)?;
+    print_poll_table(&mut out, reports)?;
     let failed = reports.iter().filter(|r| !r.outcome.is_success()).count();
     let (new, updated) = reports.iter().fold((0, 0), |(n, u), r| match &r.outcome {
         PollOutcome::Stored { counts, .. } => (n + counts.new, u + counts.updated),
@@ -98,9 +65,9 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
         reports.len(),
         reports.len() - failed,
         failed,
-        store.len(),
-        if retained > 0 {
-            format!(" ({retained} past retention forgotten)")
+        run.stored,
+        if run.forgotten > 0 {
+            format!(" ({} past retention forgotten)", run.forgotten)
         } else {
             String::new()
         }
@@ -396,7 +363,7 @@ pub async fn inspect(
         }
         _ => target.expect("clap requires a target without --source"),
     };
-    let doc = match sosik::pipeline::inspect(&options, &target).await {
+    let doc = match sosik::inspect::inspect(&options, &target).await {
         Ok(doc) => doc,
         // Name the feed once: some errors already do ("could not read FILE: …").
         Err(e) if e.to_string().contains(target.as_str()) => return Err(e.into()),

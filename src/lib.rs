@@ -16,6 +16,7 @@ pub mod dedupe;
 pub mod fetch;
 pub mod filter;
 pub mod html;
+pub mod inspect;
 pub mod metrics;
 pub mod model;
 pub mod normalize;
@@ -27,6 +28,14 @@ pub mod schedule;
 pub mod serve;
 pub mod store;
 pub mod workers;
+
+/// The message of a task that panicked, or why it did not finish.
+pub(crate) fn join_message(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(panic) => panic_message(&*panic),
+        Err(e) => e.to_string(),
+    }
+}
 
 /// The message of a caught panic: the `&str` or `String` it was raised with.
 pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -277,3 +277,69 @@ pub struct SourceState {
     /// remove these, or a story still in the feed would come back as new on the next poll.
     pub current: Vec<StoryKey>,
 }
+
+/// The transitions a poll makes. The pipeline decides when; these say what each one changes,
+/// so every field has one owner (the counts of the last commit, `last_new` and `last_updated`,
+/// are the store's, written in the commit).
+impl SourceState {
+    /// The config now names another URL than the one a redirect was recorded for: the old
+    /// redirect and the validators no longer apply.
+    pub fn follow_config(&mut self, configured: &str) {
+        if self
+            .moved_from
+            .as_deref()
+            .is_some_and(|from| from != configured)
+        {
+            self.moved_to = None;
+            self.moved_from = None;
+            self.etag = None;
+            self.last_modified = None;
+        }
+    }
+
+    /// The server answered 200 or 304 (or the file was read): errors are over. A 304 may omit
+    /// validators; the ones held are kept then.
+    pub fn succeeded(
+        &mut self,
+        now: DateTime<Utc>,
+        status: u16,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) {
+        self.last_success = Some(now);
+        self.last_status = Some(status);
+        self.last_error = None;
+        self.consecutive_errors = 0;
+        self.gone = false;
+        if status != 304 || etag.is_some() || last_modified.is_some() {
+            self.etag = etag.map(str::to_owned);
+            self.last_modified = last_modified.map(str::to_owned);
+        }
+    }
+
+    /// A permanent redirect from `configured` to `to`: polls go there from now on.
+    pub fn moved(&mut self, to: &str, configured: &str) {
+        self.moved_to = Some(to.to_owned());
+        self.moved_from = Some(configured.to_owned());
+    }
+
+    /// A failed poll: the sentence, the status the server answered (if it did), one more
+    /// consecutive error.
+    pub fn failed(&mut self, error: String, status: Option<u16>) {
+        self.consecutive_errors = self.consecutive_errors.saturating_add(1);
+        self.last_error = Some(error);
+        self.last_status = status;
+    }
+
+    /// The feed's own rhythm from its last document, kept so polls answered 304 honour it.
+    pub fn remember_rhythm(
+        &mut self,
+        feed_interval: Option<std::time::Duration>,
+        skip_hours: u32,
+        skip_days: u8,
+    ) {
+        self.feed_interval_secs = feed_interval.map(|d| d.as_secs());
+        self.skip_hours = skip_hours;
+        self.skip_days = skip_days;
+    }
+}

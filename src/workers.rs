@@ -14,6 +14,18 @@ use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// Why a job handed to a worker gave no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WorkerError {
+    /// The job panicked: the panic's message. A bug in the job, caught.
+    #[error("{0}")]
+    Panicked(String),
+    /// The worker is gone or never started: the job did not run to its end. Not the job's
+    /// fault (the process is stopping).
+    #[error("{0}")]
+    Gone(String),
+}
+
 /// How much lower than the rest of the process the workers run (a `nice` increment).
 const NICENESS: i32 = 10;
 
@@ -71,11 +83,11 @@ impl Workers {
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, String> {
+    ) -> Result<T, WorkerError> {
         let (done, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let result =
-                catch_unwind(AssertUnwindSafe(work)).map_err(|p| crate::panic_message(&*p));
+            let result = catch_unwind(AssertUnwindSafe(work))
+                .map_err(|p| WorkerError::Panicked(crate::panic_message(&*p)));
             let _ = done.send(result);
         });
         if *self.started.get_or_init(|| self.start()) == 0 {
@@ -84,11 +96,11 @@ impl Workers {
         } else {
             self.jobs
                 .send(job)
-                .map_err(|_| "the CPU workers are gone".to_owned())?;
+                .map_err(|_| WorkerError::Gone("the CPU workers are gone".to_owned()))?;
         }
         answer
             .await
-            .map_err(|_| "a CPU worker stopped before answering".to_owned())?
+            .map_err(|_| WorkerError::Gone("a CPU worker stopped before answering".to_owned()))?
     }
 }
 
@@ -101,7 +113,7 @@ pub struct Batcher<T, R> {
     shared: Arc<BatcherShared<T, R>>,
 }
 
-type Item<T, R> = (T, tokio::sync::oneshot::Sender<Result<R, String>>);
+type Item<T, R> = (T, tokio::sync::oneshot::Sender<Result<R, WorkerError>>);
 type GroupWork<T, R> = dyn Fn(Vec<T>) -> Vec<R> + Send + Sync;
 
 struct BatcherShared<T, R> {
@@ -157,12 +169,12 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
 
     /// Queues `item` and waits for its result without blocking the async runtime; a panic in
     /// the work comes back as its message to every item of that group.
-    pub async fn run(&self, item: T) -> Result<R, String> {
+    pub async fn run(&self, item: T) -> Result<R, WorkerError> {
         let (done, answer) = tokio::sync::oneshot::channel();
         if *self.shared.started.get_or_init(|| self.start()) {
-            self.items
-                .send((item, done))
-                .map_err(|_| format!("the {} thread is gone", self.shared.name))?;
+            self.items.send((item, done)).map_err(|_| {
+                WorkerError::Gone(format!("the {} thread is gone", self.shared.name))
+            })?;
         } else {
             // No thread could start: the blocking pool does the work, one item at a time.
             let work = Arc::clone(&self.shared.work);
@@ -170,9 +182,12 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                 answer_group(&*work, &mut vec![(item, done)]);
             }));
         }
-        answer
-            .await
-            .map_err(|_| format!("the {} thread stopped before answering", self.shared.name))?
+        answer.await.map_err(|_| {
+            WorkerError::Gone(format!(
+                "the {} thread stopped before answering",
+                self.shared.name
+            ))
+        })?
     }
 
     /// Starts the thread; whether it started.
@@ -233,7 +248,7 @@ fn answer_group<T, R>(work: &GroupWork<T, R>, group: &mut Vec<Item<T, R>>) {
         Err(panic) => crate::panic_message(&*panic),
     };
     for reply in replies {
-        let _ = reply.send(Err(message.clone()));
+        let _ = reply.send(Err(WorkerError::Panicked(message.clone())));
     }
 }
 
@@ -268,7 +283,10 @@ mod tests {
             .run(|| -> u32 { panic!("feed-rs fell over") })
             .await
             .unwrap_err();
-        assert!(err.contains("feed-rs fell over"), "{err}");
+        assert!(
+            matches!(&err, WorkerError::Panicked(m) if m.contains("feed-rs fell over")),
+            "{err:?}"
+        );
         // The worker that caught the panic still serves.
         assert_eq!(workers.run(|| 7).await, Ok(7));
     }
@@ -322,11 +340,11 @@ mod tests {
         // A panic answers every item of its group with the message; the thread goes on.
         let (a, b) = futures_util::future::join(batcher.run(12), batcher.run(13)).await;
         assert!(
-            b.as_ref().unwrap_err().contains("item 13 is unlucky"),
+            matches!(&b, Err(WorkerError::Panicked(m)) if m.contains("item 13 is unlucky")),
             "{b:?}"
         );
         assert!(
-            a == Ok(120) || a.as_ref().is_err_and(|e| e.contains("unlucky")),
+            a == Ok(120) || a.as_ref().is_err_and(|e| e.to_string().contains("unlucky")),
             "{a:?}"
         );
         assert_eq!(batcher.run(2).await, Ok(20));

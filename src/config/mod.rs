@@ -446,6 +446,15 @@ fn from_config_crate(err: config::ConfigError) -> Problem {
     }
 }
 
+impl From<&StoreConfig> for crate::store::StoreOptions {
+    fn from(store: &StoreConfig) -> Self {
+        crate::store::StoreOptions {
+            path: store.path.clone(),
+            cache_capacity: store.cache_capacity,
+        }
+    }
+}
+
 impl crate::filter::TagLookup for Config {
     fn tags(&self, source: &SourceId) -> &[String] {
         self.source(source.as_str())

@@ -713,6 +713,24 @@ impl Store {
         Ok(old.len())
     }
 
+    /// Forgets stories first seen longer ago than `retention` (`None`: keep everything),
+    /// except those still in some source's latest document: they would come back as new at
+    /// the next poll. Returns how many were forgotten.
+    pub fn apply_retention(
+        &self,
+        now: DateTime<Utc>,
+        retention: Option<Duration>,
+    ) -> Result<usize, StoreError> {
+        let Some(retention) = retention else {
+            return Ok(0);
+        };
+        let mut protect = HashSet::new();
+        for (_, state) in self.source_states()? {
+            protect.extend(state.current);
+        }
+        self.prune_older_than(now, retention, &protect)
+    }
+
     /// Removes `source` from these stories (or every source, with `None`), deleting a story
     /// when none is left. One batch.
     fn forget(&self, keys: &[StoryKey], source: Option<&SourceId>) -> Result<(), StoreError> {
