@@ -204,7 +204,7 @@ fn render(c: &mut Criterion) {
         .map(|s| {
             let info = SourceInfo {
                 title: format!("벤치일보 {}", s.id),
-                url: feed_url(s.id.as_str()).to_string(),
+                url: Some(feed_url(s.id.as_str()).to_string()),
             };
             (s.id.clone(), info)
         })

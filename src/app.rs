@@ -55,6 +55,7 @@ pub enum AppError {
 pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let metrics = Arc::new(Metrics::new());
+    seed_source_metrics(&config, &store, &metrics);
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
     // The start-up retention pass, here rather than on a pool thread: its scratch (every
     // source's state, the protected keys) then lands in the same allocator arena as the index
@@ -168,6 +169,21 @@ fn initial_due(config: &Config, store: &Store, now: DateTime<Utc>) -> Vec<Option
             }
         })
         .collect()
+}
+
+/// Gives every configured source its per-source series from its stored state, so `/metrics`
+/// shows them from the start rather than from each source's first poll.
+fn seed_source_metrics(config: &Config, store: &Store, metrics: &Metrics) {
+    for source in &config.sources {
+        let errors = match store.source_state(&source.id) {
+            Ok(state) => state.map_or(0, |s| s.consecutive_errors),
+            Err(e) => {
+                tracing::error!(source = %source.id, error = %e, "cannot read source state for metrics");
+                0
+            }
+        };
+        metrics.seed_source(source.id.as_str(), errors);
+    }
 }
 
 /// Returns memory the allocator holds but no longer uses to the OS. glibc keeps freed memory

@@ -113,6 +113,21 @@ impl Metrics {
         }
     }
 
+    /// Creates `source`'s per-source series, the counters at 0 and the error gauge at
+    /// `consecutive_errors` (from its stored state), so a scrape right after a start shows
+    /// every configured source before any poll (issue 12, item 6). Polls update them after.
+    pub fn seed_source(&self, source: &str, consecutive_errors: u32) {
+        let labels = SourceLabels {
+            source: source.to_owned(),
+        };
+        // Creating the series is the point; the guards are released at once.
+        drop(self.stories_new.get_or_create(&labels));
+        drop(self.stories_updated.get_or_create(&labels));
+        self.consecutive_errors
+            .get_or_create(&labels)
+            .set(i64::from(consecutive_errors));
+    }
+
     /// Every series in the OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -2,15 +2,31 @@
 //!
 //! This module owns the publish side's selection rule (an output's sources, its filter, its
 //! limit, newest first), the feed's "last changed" time, what a feed says about each source,
-//! the ETag, and the cache of rendered bytes. It reads the store and never writes it; it never
-//! does HTTP (`serve/` turns a [`Rendered`] into a response) and never reads the clock, so the
-//! same store gives the same bytes, and `sosik render` prints exactly what HTTP serves.
+//! the ETag, the HTTP Last-Modified, and the cache of rendered bytes. It never does HTTP
+//! (`serve/` turns a [`Rendered`] into a response). It reads the store, and writes only its
+//! own served-version records (one per output and format, see Last-Modified below).
+//!
+//! The bytes never depend on the clock: the same store gives the same bytes, and `sosik render`
+//! prints exactly what HTTP serves. The HTTP Last-Modified does read the clock, once per
+//! change of the bytes (below); `sosik render` prints only bytes.
 //!
 //! Caching: rendered bytes are kept per (output, format) and tagged with a generation number.
 //! The ingest side calls [`Publisher::invalidate`] after a poll that changed the store; until
 //! then a request finds its bytes in the cache and does no store read, filtering or rendering.
 //! Misses render one at a time, so a burst of requests right after an invalidation renders
 //! each feed once.
+//!
+//! Last-Modified (issue 12, item 3): it is when these exact bytes were first served, not a
+//! time read from the stories, because a feed's bytes also change when its filter, limit,
+//! title or a source's title changes, and a client that sends only `If-Modified-Since` must
+//! then get the new bytes. The store keeps, per (output, format), the ETag last served and its
+//! Last-Modified ([`ServedVersion`]). A render whose ETag equals the record's keeps its
+//! Last-Modified, across restarts too; a render whose ETag differs gets
+//! `max(now, previous + 1 s)` in whole seconds (HTTP dates' resolution), so a changed feed is
+//! always strictly later than any version served before, and the record is replaced. Only in
+//! a burst of changes within one second can that run a second or two ahead of the clock.
+//! The stories' own times are not used: stored stories were first seen before now, and a
+//! publisher's future date must not become a future Last-Modified.
 //!
 //! Choices the SPEC leaves open:
 //! - Selection merges the per-source time indexes of the output's sources (so an output of one
@@ -20,10 +36,18 @@
 //!   holds whatever matched so far. A filter that matches almost nothing over a huge store
 //!   thus costs a bounded amount of work per render, at the price of missing matches older
 //!   than the budget.
-//! - A feed's "last changed" time (the feed's `updated` element and HTTP `Last-Modified`) is the
-//!   latest `updated` or `first_seen` among the stories it shows: a story first stored today
-//!   changes the feed today even when its publisher dated it yesterday. An empty feed uses
-//!   [`EMPTY_FEED_UPDATED`], a constant, so it renders the same bytes every time.
+//! - A feed's own "updated" time (Atom `updated`, RSS `lastBuildDate`) is the latest `updated`
+//!   or `first_seen` among the stories it shows: a story first stored today changes the feed
+//!   today even when its publisher dated it yesterday. An empty feed has no such time: RSS
+//!   leaves `lastBuildDate` out, and Atom, which requires `updated`, gets the store's creation
+//!   time ([`Store::created`]), fixed, so an empty feed renders the same bytes every time.
+//! - A published document never shows a `file:` URL (issue 12, item 10): those name paths on
+//!   this machine. What a feed says about a source is its configured URL only when that is
+//!   `http` or `https` (with any user name and password removed); a `file:` source has no
+//!   URL to show, so RSS items from it carry no `<source>` element (RSS requires its `url`)
+//!   and `/sources.opml` lists it as a plain outline without `xmlUrl`. Atom and JSON Feed
+//!   name sources without URLs (Atom's author of last resort is the source's title; JSON
+//!   Feed's `_sosik.sources` lists ids).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,16 +59,15 @@ use chrono::{DateTime, Utc};
 use crate::config::{Config, OutputConfig};
 use crate::model::{SourceId, Story};
 use crate::render::{self, FeedMeta, Format, SourceInfo};
-use crate::store::{Store, StoreError};
+use crate::store::{ServedVersion, Store, StoreError};
 
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
 mod tests;
 
-/// The "last changed" time of a feed with no stories: the Unix epoch, so an empty feed is
-/// byte-for-byte the same on every render.
-pub const EMPTY_FEED_UPDATED: DateTime<Utc> = DateTime::UNIX_EPOCH;
+/// Where the publisher reads "now" (for Last-Modified only). Tests fix it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// How many stories one render may examine for an output with this `limit`:
 /// `max(limit * 200, 20_000)`. Bounds the cost of a filter that rarely matches.
@@ -59,7 +82,8 @@ pub struct Rendered {
     pub bytes: Bytes,
     /// A strong entity tag: a quoted hex BLAKE3 hash of `bytes`, e.g. `"3f…a1"`.
     pub etag: String,
-    /// When the feed last changed (see the module notes); an HTTP `Last-Modified`.
+    /// The HTTP `Last-Modified`: when these bytes were first served, in whole seconds (see
+    /// the module notes).
     pub last_modified: DateTime<Utc>,
     /// The HTTP `Content-Type` of the format.
     pub content_type: &'static str,
@@ -98,6 +122,8 @@ struct Inner {
     count: Mutex<Option<(u64, usize)>>,
     /// Renders actually performed (cache misses), for tests and metrics.
     renders: AtomicU64,
+    /// "Now", for the Last-Modified of changed bytes.
+    clock: Clock,
 }
 
 struct Cached {
@@ -117,6 +143,11 @@ impl std::fmt::Debug for Publisher {
 impl Publisher {
     /// A publisher over `store` for the outputs of `config`, with an empty cache.
     pub fn new(config: Arc<Config>, store: Store) -> Publisher {
+        Publisher::with_clock(config, store, Arc::new(Utc::now))
+    }
+
+    /// A publisher like [`Publisher::new`] that reads "now" from `clock` (tests fix it).
+    pub fn with_clock(config: Arc<Config>, store: Store, clock: Clock) -> Publisher {
         Publisher {
             inner: Arc::new(Inner {
                 config,
@@ -126,6 +157,7 @@ impl Publisher {
                 rendering: Mutex::new(()),
                 count: Mutex::new(None),
                 renders: AtomicU64::new(0),
+                clock,
             }),
         }
     }
@@ -192,7 +224,8 @@ impl Publisher {
         if let Some(hit) = self.cached(key, generation) {
             return Ok(hit);
         }
-        let rendered = self.render_now(output, format, scan_budget(output.limit))?;
+        let mut rendered = self.render_now(output, format, scan_budget(output.limit))?;
+        rendered.last_modified = self.last_modified(output, format, &rendered.etag)?;
         self.inner.renders.fetch_add(1, Ordering::Relaxed);
         let entry = Cached {
             generation,
@@ -200,6 +233,41 @@ impl Publisher {
         };
         lock(&self.inner.cache).insert(key, entry);
         Ok(rendered)
+    }
+
+    /// The Last-Modified of the bytes tagged `etag` (see the module notes): the recorded one
+    /// when these bytes were served before, else a new one, later than any before, recorded.
+    /// Called under the rendering lock, so two renders never race on the record.
+    fn last_modified(
+        &self,
+        output: &OutputConfig,
+        format: Format,
+        etag: &str,
+    ) -> Result<DateTime<Utc>, PublishError> {
+        let store = &self.inner.store;
+        let previous = store.served(&output.name, format.extension())?;
+        if let Some(previous) = &previous
+            && previous.etag == etag
+        {
+            return Ok(previous.last_modified);
+        }
+        let now = whole_seconds((self.inner.clock)());
+        let last_modified = match previous {
+            Some(previous) => {
+                now.max(whole_seconds(previous.last_modified) + chrono::Duration::seconds(1))
+            }
+            None => now,
+        };
+        let served = ServedVersion {
+            etag: etag.to_owned(),
+            last_modified,
+        };
+        // Failing to record only costs stability: the next process would count these bytes
+        // as a change again and move Last-Modified forward, never back. Not worth a 500.
+        if let Err(e) = store.save_served(&output.name, format.extension(), &served) {
+            tracing::warn!(output = %output.name, %format, error = %e, "cannot record the served version");
+        }
+        Ok(last_modified)
     }
 
     fn cached(&self, key: (usize, Format), generation: u64) -> Option<Rendered> {
@@ -225,7 +293,8 @@ impl Publisher {
     }
 
     /// What feeds say about each configured source: its configured title, else the title its
-    /// feed gave at the last poll, else its id; and its configured URL. Blocking.
+    /// feed gave at the last poll, else its id; and its configured URL when that may be
+    /// published ([`published_url`]). Blocking.
     pub fn source_info(&self) -> Result<BTreeMap<SourceId, SourceInfo>, PublishError> {
         let mut out = BTreeMap::new();
         for source in &self.inner.config.sources {
@@ -241,7 +310,7 @@ impl Publisher {
             };
             let info = SourceInfo {
                 title,
-                url: source.url.to_string(),
+                url: published_url(&source.url),
             };
             out.insert(source.id.clone(), info);
         }
@@ -255,11 +324,12 @@ impl Publisher {
         budget: usize,
     ) -> Result<Rendered, PublishError> {
         let stories = self.select(output, budget)?;
+        // An empty feed is dated by the store's creation: fixed, so its bytes are too.
         let updated = stories
             .iter()
             .map(|s| s.updated.max(s.first_seen))
             .max()
-            .unwrap_or(EMPTY_FEED_UPDATED);
+            .unwrap_or_else(|| self.inner.store.created());
         let sources = self.source_info()?;
         let meta = FeedMeta {
             name: &output.name,
@@ -273,6 +343,7 @@ impl Publisher {
         Ok(Rendered {
             etag: etag_of(&bytes),
             bytes: Bytes::from(bytes),
+            // Provisional: `render` replaces it with the served version's.
             last_modified: updated,
             content_type: format.content_type(),
             items: stories.len(),
@@ -309,6 +380,24 @@ impl Publisher {
         }
         Ok(picked)
     }
+}
+
+/// The URL a published document may show for a source polled at `url`: only `http` and
+/// `https` URLs, without user name or password. `None` for `file:` (a path on this machine).
+pub fn published_url(url: &url::Url) -> Option<String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let mut url = url.clone();
+    // Setting these fails only for URLs that cannot have them, which http(s) URLs can.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some(url.to_string())
+}
+
+/// `time` without its fraction of a second: HTTP dates say whole seconds.
+fn whole_seconds(time: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(time.timestamp(), 0).unwrap_or(time)
 }
 
 /// A strong ETag: the quoted hex of the first 16 bytes of the BLAKE3 hash of `bytes`.

@@ -153,23 +153,54 @@ fn the_same_store_gives_the_same_bytes_and_etag() {
     }
 }
 
-#[test]
-fn an_empty_feed_is_stable_and_dated_at_the_constant() {
-    let (one, two) = (fixture(), fixture());
-    let a = Publisher::new(one.config.clone(), one.store.clone());
-    let b = Publisher::new(two.config.clone(), two.store.clone());
-    let (a, b) = (
-        a.render("everything", Format::Atom).unwrap(),
-        b.render("everything", Format::Atom).unwrap(),
-    );
-    assert_eq!(a.bytes, b.bytes);
-    assert_eq!((a.items, a.last_modified), (0, EMPTY_FEED_UPDATED));
-    let text = String::from_utf8(a.bytes.to_vec()).unwrap();
-    assert!(text.contains("1970-01-01T00:00:00"), "{text}");
+/// A clock that always reads `time`.
+fn stopped_at(time: DateTime<Utc>) -> Clock {
+    Arc::new(move || time)
+}
+
+/// A clock that reads what `now` holds (seconds since the epoch), for tests that move it.
+fn settable(now: &Arc<std::sync::atomic::AtomicI64>) -> Clock {
+    let now = now.clone();
+    Arc::new(move || DateTime::from_timestamp(now.load(Ordering::SeqCst), 0).unwrap())
+}
+
+/// The Atom feed's own `updated` element.
+fn atom_updated(rendered: &Rendered) -> DateTime<Utc> {
+    let feed = atom_syndication::Feed::read_from(&rendered.bytes[..]).unwrap();
+    feed.updated().with_timezone(&Utc)
 }
 
 #[test]
-fn last_modified_is_the_latest_update_or_first_sighting_shown() {
+fn an_empty_feed_is_stable_and_dated_by_the_store_not_1970() {
+    // Issue 12, item 4: empty outputs said Thu, 1 Jan 1970.
+    let fx = fixture();
+    for format in Format::ALL {
+        // Fresh publishers, later and later: nothing comes from a cache or the clock.
+        let a = Publisher::with_clock(fx.config.clone(), fx.store.clone(), stopped_at(day(20)));
+        let b = Publisher::with_clock(fx.config.clone(), fx.store.clone(), stopped_at(day(25)));
+        let (a, b) = (
+            a.render("everything", format).unwrap(),
+            b.render("everything", format).unwrap(),
+        );
+        assert_eq!((a.bytes.clone(), a.items), (b.bytes, 0), "{format}");
+        let text = String::from_utf8(a.bytes.to_vec()).unwrap();
+        assert!(!text.contains("1970"), "{format}: {text}");
+        // Last-Modified: when these bytes were first served, kept by the second publisher.
+        assert_eq!((a.last_modified, b.last_modified), (day(20), day(20)));
+    }
+    let atom = Publisher::new(fx.config.clone(), fx.store.clone())
+        .render("everything", Format::Atom)
+        .unwrap();
+    assert_eq!(atom_updated(&atom), fx.store.created());
+    let rss = Publisher::new(fx.config.clone(), fx.store.clone())
+        .render("everything", Format::Rss)
+        .unwrap();
+    let text = String::from_utf8(rss.bytes.to_vec()).unwrap();
+    assert!(!text.contains("lastBuildDate"), "{text}");
+}
+
+#[test]
+fn the_feed_is_dated_by_the_latest_update_or_first_sighting_shown() {
     let fx = fixture();
     let mut late = story("mk-all", "a/1", "늦게 본 기사", 1, &[]);
     late.first_seen = day(9);
@@ -177,14 +208,97 @@ fn last_modified_is_the_latest_update_or_first_sighting_shown() {
     edited.updated = day(7);
     commit(&fx.store, "mk-all", &[late, edited], day(9));
     let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
-    assert_eq!(json(&publisher, "everything").last_modified, day(9));
+    assert_eq!(
+        atom_updated(&publisher.render("everything", Format::Atom).unwrap()),
+        day(9)
+    );
     // Without the late sighting, the edit's time is the latest.
     let fx = fixture();
     let mut edited = story("mk-all", "a/2", "고친 기사", 2, &[]);
     edited.updated = day(7);
     commit(&fx.store, "mk-all", &[edited], day(7));
     let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
-    assert_eq!(json(&publisher, "everything").last_modified, day(7));
+    assert_eq!(
+        atom_updated(&publisher.render("everything", Format::Atom).unwrap()),
+        day(7)
+    );
+}
+
+#[test]
+fn last_modified_moves_when_and_only_when_the_bytes_do() {
+    // Issue 12, item 3: a new filter changed the bytes but not Last-Modified.
+    let fx = fixture();
+    commit(
+        &fx.store,
+        "mk-all",
+        &[story("mk-all", "it/1", "처음", 1, &["IT·과학"])],
+        day(1),
+    );
+    let now = Arc::new(std::sync::atomic::AtomicI64::new(day(10).timestamp()));
+    let publisher = Publisher::with_clock(fx.config.clone(), fx.store.clone(), settable(&now));
+    let first = json(&publisher, "everything");
+    // The clock's time when first served, not the story's (day 1).
+    assert_eq!(first.last_modified, day(10));
+    let it_science = json(&publisher, "it-science");
+    assert_eq!(it_science.last_modified, day(10));
+
+    // A poll that changes nothing this output shows: same bytes, same Last-Modified.
+    now.store(day(11).timestamp(), Ordering::SeqCst);
+    commit(
+        &fx.store,
+        "hani",
+        &[story("hani", "x/1", "다른 출력", 2, &[])],
+        day(11),
+    );
+    publisher.invalidate();
+    let same = json(&publisher, "it-science");
+    assert_eq!(
+        publisher.renders(),
+        3,
+        "rendered again after the invalidation"
+    );
+    assert_eq!(same.etag, it_science.etag);
+    assert_eq!(
+        same.last_modified,
+        day(10),
+        "hani is not among it-science's sources"
+    );
+    let everything = json(&publisher, "everything");
+    assert_ne!(
+        everything.etag, first.etag,
+        "hani is among everything's sources"
+    );
+    assert_eq!(everything.last_modified, day(11));
+
+    // A restart (a fresh publisher on the same store) with nothing changed keeps it.
+    now.store(day(12).timestamp(), Ordering::SeqCst);
+    let restarted = Publisher::with_clock(fx.config.clone(), fx.store.clone(), settable(&now));
+    let again = json(&restarted, "everything");
+    assert_eq!(
+        (again.etag.clone(), again.last_modified),
+        (everything.etag.clone(), day(11))
+    );
+
+    // A restart with another title: new bytes, and a Last-Modified later than the last one
+    // even when the clock reads earlier (HTTP dates have 1 s resolution).
+    let mut config = (*fx.config).clone();
+    let output = config
+        .outputs
+        .iter_mut()
+        .find(|o| o.name == "everything")
+        .unwrap();
+    output.title = "Retitled".into();
+    now.store(day(5).timestamp(), Ordering::SeqCst);
+    let retitled = Publisher::with_clock(Arc::new(config), fx.store.clone(), settable(&now));
+    let changed = json(&retitled, "everything");
+    assert_ne!(changed.etag, again.etag);
+    assert_eq!(
+        changed.last_modified,
+        day(11) + chrono::Duration::seconds(1)
+    );
+    // Formats are recorded apart: RSS was never served, so it is dated now.
+    let rss = retitled.render("everything", Format::Rss).unwrap();
+    assert_eq!(rss.last_modified, day(5));
 }
 
 #[test]
@@ -284,8 +398,8 @@ fn sources_are_described_by_config_title_then_feed_title_then_id() {
     assert_eq!(title("mk-it"), "MK IT 피드");
     assert_eq!(title("bare"), "bare");
     assert_eq!(
-        info[&SourceId::new("hani").unwrap()].url,
-        "https://www.hani.co.kr/rss/"
+        info[&SourceId::new("hani").unwrap()].url.as_deref(),
+        Some("https://www.hani.co.kr/rss/")
     );
     let rss = publisher.render("it-science", Format::Rss).unwrap();
     let text = String::from_utf8(rss.bytes.to_vec()).unwrap();
@@ -302,4 +416,48 @@ fn an_unknown_output_is_an_error_naming_it() {
     let err = publisher.render("nope", Format::Rss).unwrap_err();
     assert!(matches!(&err, PublishError::UnknownOutput(n) if n == "nope"));
     assert_eq!(err.to_string(), "no output is named \"nope\"");
+}
+
+#[test]
+fn only_http_urls_are_published_and_without_credentials() {
+    // Issue 12, item 10: `file:` sources leaked local paths into published feeds.
+    let cases = [
+        (
+            "https://www.mk.co.kr/rss/40300001/",
+            Some("https://www.mk.co.kr/rss/40300001/"),
+        ),
+        (
+            "http://user:secret@feeds.test.kr/a?b=1",
+            Some("http://feeds.test.kr/a?b=1"),
+        ),
+        ("file:///home/someone/feeds/a.xml", None),
+    ];
+    for (url, expected) in cases {
+        let url = url::Url::parse(url).unwrap();
+        assert_eq!(published_url(&url).as_deref(), expected, "{url}");
+    }
+    let fx = fixture_with(&format!(
+        "{}\n[sources.local]\nurl = \"file:///home/someone/feeds/a.xml\"\ntitle = \"로컬\"\n",
+        super::fixtures::CONFIG
+    ));
+    commit(
+        &fx.store,
+        "local",
+        &[story("local", "it/1", "로컬 기사", 1, &[])],
+        day(1),
+    );
+    let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
+    assert_eq!(
+        publisher.source_info().unwrap()[&SourceId::new("local").unwrap()].url,
+        None
+    );
+    for format in Format::ALL {
+        let rendered = publisher.render("everything", format).unwrap();
+        let text = String::from_utf8(rendered.bytes.to_vec()).unwrap();
+        assert!(text.contains("로컬 기사"), "{format}: {text}");
+        assert!(
+            !text.contains("file:") && !text.contains("/home/"),
+            "{format}: {text}"
+        );
+    }
 }

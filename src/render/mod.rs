@@ -112,7 +112,8 @@ pub struct FeedMeta<'a> {
     /// How long readers may cache the feed, in minutes (RSS `<ttl>`); `None` or 0 writes none.
     pub ttl_minutes: Option<u32>,
     /// When the feed last changed. The caller decides (the newest `updated` among the stories,
-    /// or a fixed time for an empty feed), because rendering never reads the clock.
+    /// or a fixed time for an empty feed), because rendering never reads the clock. Atom
+    /// always writes it; RSS writes `lastBuildDate` only when the feed has stories.
     pub updated: DateTime<Utc>,
 }
 
@@ -139,8 +140,10 @@ impl FeedMeta<'_> {
 pub struct SourceInfo {
     /// The source's title (its configured title, else the id).
     pub title: String,
-    /// The URL sosik polls for this source.
-    pub url: String,
+    /// The URL sosik polls for this source, when it may be published (`http`/`https`);
+    /// `None` for a `file:` source, whose URL is a local path. RSS's `<source>` requires a
+    /// URL, so items of such a source carry none.
+    pub url: Option<String>,
 }
 
 /// Renders one output feed in `format`.

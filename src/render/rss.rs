@@ -19,7 +19,8 @@ pub(super) fn render<'s>(
         title: safe(meta.title),
         link: meta.home_page_url(),
         description: safe(meta.description),
-        last_build_date: Some(meta.updated.to_rfc2822()),
+        // An empty feed was never built from anything; RSS lets it say nothing.
+        last_build_date: (!stories.is_empty()).then(|| meta.updated.to_rfc2822()),
         generator: Some(GENERATOR.to_owned()),
         // RSS defines no meaning for 0, and validators reject it.
         ttl: meta.ttl_minutes.filter(|&m| m > 0).map(|m| m.to_string()),
@@ -76,9 +77,12 @@ fn item(story: &Story, source: Option<&SourceInfo>) -> Item {
             permalink,
         }),
         pub_date: Some(story.published.to_rfc2822()),
-        source: source.map(|s| Source {
-            url: safe(&s.url),
-            title: Some(safe(&s.title)),
+        // `url` is required: a source without a publishable URL is not named here.
+        source: source.and_then(|s| {
+            Some(Source {
+                url: safe(s.url.as_deref()?),
+                title: Some(safe(&s.title)),
+            })
         }),
         content: story.content.as_deref().map(safe),
         dublin_core_ext: has_dublin_core.then_some(dublin_core),

@@ -1,5 +1,11 @@
 //! The small non-feed answers: the index page (`/`), `/healthz` and `/sources.opml`. Each is
-//! built in memory from the config, the publisher and the store; none reads a file.
+//! built in memory from the config, the publisher and the store; none reads a file, and none
+//! shows a `file:` URL (a source's URL appears only where [`published_url`] allows it).
+//!
+//! `/healthz` always answers 200 while the daemon runs (it is a liveness check); its body says
+//! whether the sources are healthy: `"status":"degraded"` when any enabled source's last poll
+//! failed (its stored state counts consecutive errors), with how many (`failing`) and which
+//! (`failing_sources`, the first [`MAX_FAILING_LISTED`] ids in config order).
 
 use crate::html::escape;
 use std::fmt::Write as _;
@@ -11,8 +17,11 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::conditional::http_date;
 use super::error::{ServeError, blocking};
-use crate::publish::EMPTY_FEED_UPDATED;
+use crate::publish::{PublishError, published_url};
 use crate::render::{FeedMeta, Format};
+
+/// How many failing source ids `/healthz` lists; `failing` counts them all.
+pub(super) const MAX_FAILING_LISTED: usize = 50;
 
 /// Self-contained: inline styles only, no scripts, nothing fetched from elsewhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'";
@@ -91,21 +100,17 @@ fn index_page(state: &AppState, listings: &[Listing]) -> String {
         if !listing.description.trim().is_empty() {
             let _ = writeln!(html, "<p>{}</p>", escape(&listing.description));
         }
-        let updated = if listing.last_modified == EMPTY_FEED_UPDATED {
-            "never".to_owned()
-        } else {
-            http_date(listing.last_modified)
-        };
         let stories = if listing.items == 1 {
             "story"
         } else {
             "stories"
         };
+        // The feed's Last-Modified: when its bytes last changed, as HTTP says it.
         let _ = writeln!(
             html,
             "<p class=\"meta\">{} {stories} · updated {}</p>",
             listing.items,
-            escape(&updated)
+            escape(&http_date(listing.last_modified))
         );
         html.push_str("<p class=\"links\">");
         for (format, label) in [
@@ -144,14 +149,33 @@ fn meta<'a>(listing: &'a Listing, base_url: &'a str) -> FeedMeta<'a> {
     }
 }
 
-/// `GET /healthz`: `{"status":"ok","stories":N,"sources":N}`.
+/// `GET /healthz`: always 200; `{"status":"ok"|"degraded","stories":N,"sources":N,
+/// "failing":N,"failing_sources":[ids]}` (see the module notes).
 pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, ServeError> {
     let publisher = state.publisher.clone();
-    let stories = blocking(move || Ok(publisher.story_count())).await?;
+    let config = state.config.clone();
+    let store = state.store.clone();
+    let (stories, failing) = blocking(move || {
+        let mut failing = Vec::new();
+        for source in config.sources.iter().filter(|s| s.enabled) {
+            let failed = store
+                .source_state(&source.id)
+                .map_err(PublishError::from)?
+                .is_some_and(|state| state.consecutive_errors > 0);
+            if failed {
+                failing.push(source.id.to_string());
+            }
+        }
+        Ok((publisher.story_count(), failing))
+    })
+    .await?;
+    let status = if failing.is_empty() { "ok" } else { "degraded" };
     let body = serde_json::json!({
-        "status": "ok",
+        "status": status,
         "stories": stories,
         "sources": state.config.sources.len(),
+        "failing": failing.len(),
+        "failing_sources": &failing[..failing.len().min(MAX_FAILING_LISTED)],
     });
     let headers = [
         (header::CONTENT_TYPE, "application/json"),
@@ -162,7 +186,10 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, S
 
 /// `GET /sources.opml`: OPML 2.0 of the configured sources, titled as the feeds title them,
 /// with the configured URL and the tags as `category`. `htmlUrl` is left out: the store does
-/// not keep a feed's site link.
+/// not keep a feed's site link. A source without a publishable URL (a `file:` path on this
+/// machine) is a plain outline with its title and tags and no `type` or `xmlUrl`: still
+/// listed (so a config of `file:` sources, like the demo's, still gives the outlines OPML
+/// requires), subscribing to nothing, since importers take only outlines with an `xmlUrl`.
 pub(super) async fn opml(State(state): State<AppState>) -> Result<Response, ServeError> {
     let publisher = state.publisher.clone();
     let info = blocking(move || Ok(publisher.source_info()?)).await?;
@@ -174,6 +201,7 @@ pub(super) async fn opml(State(state): State<AppState>) -> Result<Response, Serv
         ..opml::OPML::default()
     };
     for source in &state.config.sources {
+        let xml_url = published_url(&source.url);
         let title = info
             .get(&source.id)
             .map_or_else(|| source.id.to_string(), |i| i.title.clone());
@@ -182,8 +210,8 @@ pub(super) async fn opml(State(state): State<AppState>) -> Result<Response, Serv
         document.body.outlines.push(opml::Outline {
             text: title.clone(),
             title: Some(title),
-            r#type: Some("rss".to_owned()),
-            xml_url: Some(source.url.to_string()),
+            r#type: xml_url.is_some().then(|| "rss".to_owned()),
+            xml_url,
             category: (!tags.is_empty()).then(|| tags.join(",")),
             ..opml::Outline::default()
         });

@@ -47,7 +47,8 @@ fn app() -> (Fixture, AppState, Router) {
         ],
         day(3),
     );
-    let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
+    // The clock stands still on day 3: Last-Modified is when a version was first served.
+    let publisher = Publisher::with_clock(fx.config.clone(), fx.store.clone(), Arc::new(|| day(3)));
     let state = AppState::new(publisher, Arc::new(Metrics::new()));
     let router = router(state.clone());
     (fx, state, router)
@@ -162,7 +163,8 @@ async fn if_modified_since_answers_304_until_the_feed_changes() {
     .await;
     assert_eq!(earlier.status, StatusCode::OK);
 
-    // A new story, once the ingest side invalidates, defeats both old validators.
+    // A new story, once the ingest side invalidates, defeats both old validators, and moves
+    // Last-Modified a second past the old one although the clock has not moved.
     commit(
         &fx.store,
         "mk-all",
@@ -179,6 +181,10 @@ async fn if_modified_since_answers_304_until_the_feed_changes() {
         assert_eq!(answer.status, StatusCode::OK, "{name}");
         assert!(answer.text().contains("새 소식"));
         assert_ne!(answer.header(header::ETAG), etag);
+        assert_eq!(
+            answer.header(header::LAST_MODIFIED),
+            "Tue, 03 Nov 2026 12:00:01 GMT"
+        );
     }
 }
 
@@ -305,7 +311,34 @@ async fn healthz_reports_story_and_source_counts() {
     let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(
         status,
-        serde_json::json!({"status": "ok", "stories": 3, "sources": 3})
+        serde_json::json!({
+            "status": "ok", "stories": 3, "sources": 3, "failing": 0, "failing_sources": []
+        })
+    );
+}
+
+#[tokio::test]
+async fn healthz_says_degraded_with_the_sources_whose_last_poll_failed() {
+    // Issue 12, item 6: "ok" while every source failed.
+    let (fx, _state, router) = app();
+    let failed = crate::model::SourceState {
+        consecutive_errors: 2,
+        last_error: Some("the server answered 500".into()),
+        ..Default::default()
+    };
+    for id in ["hani", "mk-it"] {
+        let id = crate::model::SourceId::new(id).unwrap();
+        fx.store.save_state(&id, &failed).unwrap();
+    }
+    let answer = get(&router, "/healthz", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "liveness: still 200");
+    let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(
+        status,
+        serde_json::json!({
+            "status": "degraded", "stories": 3, "sources": 3,
+            "failing": 2, "failing_sources": ["hani", "mk-it"]
+        })
     );
 }
 

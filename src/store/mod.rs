@@ -7,7 +7,10 @@
 //! lock, so two sources committing the same story merge instead of overwriting each other.
 //!
 //! Layout (schema 3): one record per story, because sled's cost is per record written.
-//! - tree `meta`: `schema` → layout version (u32 BE).
+//! - tree `meta`: `schema` → layout version (u32 BE); `created` → when the store was created
+//!   (or first opened by a release that records it); `served/NAME.EXT` → the last version of
+//!   an output feed the publish side served in that format (its ETag and Last-Modified), so
+//!   Last-Modified moves exactly when the bytes do, across restarts. The index snapshot.
 //! - tree `data`: `S` + first-seen time (µs, u64 BE) + story key (16 bytes) → story record
 //!   (header, then body); `C` + source id → source-state record. One tree, so one batch covers
 //!   a poll. The time prefix keeps a poll's new stories side by side in the tree (they share
@@ -39,8 +42,8 @@ use crate::model::{SourceId, SourceState, Story, StoryKey};
 use index::{Index, Slot};
 pub use records::RecordError;
 use records::{
-    decode_header, decode_source, decode_story, encode_source, encode_story, header_of,
-    join_record, micros, split_record,
+    decode_created, decode_header, decode_served, decode_source, decode_story, encode_created,
+    encode_served, encode_source, encode_story, header_of, join_record, micros, split_record,
 };
 
 /// The on-disk layout version this release reads and writes.
@@ -139,6 +142,16 @@ struct Staged {
     moved_from: Option<i64>,
 }
 
+/// The last version of one output feed served in one format: what the publish side compares
+/// a new render with to decide whether the feed changed (and its Last-Modified must move).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServedVersion {
+    /// The strong ETag of the bytes served, quotes included.
+    pub etag: String,
+    /// The HTTP Last-Modified those bytes were served with (whole seconds).
+    pub last_modified: DateTime<Utc>,
+}
+
 /// Settings for opening a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -158,6 +171,8 @@ pub struct Store {
     generation: Arc<AtomicU64>,
     index: Arc<RwLock<Index>>,
     path: PathBuf,
+    /// When the store was created (see [`Store::created`]).
+    created: DateTime<Utc>,
     /// One writer at a time: commits read, decide and write under it, so concurrent polls
     /// sharing a story merge.
     writer: Arc<Mutex<()>>,
@@ -184,6 +199,11 @@ fn key_of_record(record_key: &[u8]) -> Option<StoryKey> {
         return None;
     }
     Some(StoryKey(record_key[9..].try_into().ok()?))
+}
+
+/// The `meta` key of an output's served version in one format: `served/NAME.EXT`.
+fn served_key(output: &str, extension: &str) -> Vec<u8> {
+    format!("{SERVED_PREFIX}{output}.{extension}").into_bytes()
 }
 
 fn state_key(source: &SourceId) -> Vec<u8> {
@@ -279,6 +299,7 @@ impl Store {
                 .unwrap_or(u64::MAX),
             None => 0,
         };
+        let created = created_at(&meta).map_err(|e| open_err(e.to_string()))?;
         let index = match load_snapshot(&meta, generation) {
             Some(index) => index,
             None => scan_index(&data, &shown)?,
@@ -290,6 +311,7 @@ impl Store {
             generation: Arc::new(AtomicU64::new(generation)),
             index: Arc::new(RwLock::new(index)),
             path: options.path.clone(),
+            created,
             writer: Arc::default(),
         })
     }
@@ -592,6 +614,47 @@ impl Store {
         }
     }
 
+    /// The version of output `output` last served as `extension` (`xml`, `atom`, `json`), if
+    /// any. An unreadable record is logged and treated as absent: the next render then counts
+    /// as a change, which only moves Last-Modified forward.
+    pub fn served(
+        &self,
+        output: &str,
+        extension: &str,
+    ) -> Result<Option<ServedVersion>, StoreError> {
+        match self.meta.get(served_key(output, extension))? {
+            Some(bytes) => match decode_served(&bytes) {
+                Ok(served) => Ok(Some(served)),
+                Err(e) => {
+                    tracing::warn!(output, format = extension, error = %e, "unreadable served-version record; ignoring it");
+                    Ok(None)
+                }
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// Records the version of `output` just served as `extension`. Durable within sled's
+    /// flush interval, like every write.
+    pub fn save_served(
+        &self,
+        output: &str,
+        extension: &str,
+        served: &ServedVersion,
+    ) -> Result<(), StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.meta
+            .insert(served_key(output, extension), encode_served(served))?;
+        Ok(())
+    }
+
+    /// When this store was created: recorded at its first open (a store made by an earlier
+    /// release gets the time this release first opened it), never changed afterwards. A fixed
+    /// date for documents that must carry one when nothing else dates them.
+    pub fn created(&self) -> DateTime<Utc> {
+        self.created
+    }
+
     /// One story by key.
     pub fn get(&self, key: &StoryKey) -> Result<Option<Story>, StoreError> {
         let Some(first_seen) = self.read_index().first_seen(key) else {
@@ -818,6 +881,26 @@ const GENERATION: &[u8] = b"G";
 const SNAPSHOT: &[u8] = b"index";
 /// Version byte of index snapshots.
 const SNAPSHOT_V1: u8 = 1;
+/// Key of the store's creation time in `meta`.
+const CREATED: &[u8] = b"created";
+/// Prefix of served-version keys in `meta`.
+const SERVED_PREFIX: &str = "served/";
+
+/// The store's creation time from `meta`, recording now (whole seconds) when there is none:
+/// a fresh store, or one an earlier release created. An unreadable record is replaced the
+/// same way: it only dates documents that have nothing else to date them.
+fn created_at(meta: &sled::Tree) -> Result<DateTime<Utc>, StoreError> {
+    if let Some(bytes) = meta.get(CREATED)? {
+        match decode_created(&bytes) {
+            Ok(created) => return Ok(created),
+            Err(e) => tracing::warn!(error = %e, "unreadable store creation time; recording now"),
+        }
+    }
+    let now = Utc::now();
+    let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+    meta.insert(CREATED, encode_created(now))?;
+    Ok(now)
+}
 
 /// The snapshot's index, when there is one for exactly this data generation.
 fn load_snapshot(meta: &sled::Tree, generation: u64) -> Option<Index> {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::ServedVersion;
 use crate::model::{Identity, SourceId, SourceState, Story, StoryKey, StorySource};
 
 /// The bytes after the version byte, when it is `expected`.
@@ -402,4 +403,50 @@ pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
         lang: b.lang,
         sources,
     })
+}
+
+/// Version byte of served-version records (`meta`, `served/NAME.EXT`).
+pub(super) const SERVED_V1: u8 = 1;
+
+/// The last document served for one output in one format: its ETag, and the Last-Modified
+/// it was served with (µs).
+#[derive(Serialize, Deserialize)]
+struct ServedV1 {
+    etag: String,
+    last_modified: i64,
+}
+
+pub(super) fn encode_served(served: &ServedVersion) -> Vec<u8> {
+    let record = ServedV1 {
+        etag: served.etag.clone(),
+        last_modified: micros(served.last_modified),
+    };
+    let mut out = vec![SERVED_V1];
+    out.extend(postcard::to_stdvec(&record).expect("a served record always serializes"));
+    out
+}
+
+pub(super) fn decode_served(bytes: &[u8]) -> Result<ServedVersion, RecordError> {
+    let body = versioned(bytes, SERVED_V1)?;
+    let r: ServedV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    Ok(ServedVersion {
+        etag: r.etag,
+        last_modified: time(r.last_modified),
+    })
+}
+
+/// Version byte of the store's creation-time record (`meta`, `created`).
+pub(super) const CREATED_V1: u8 = 1;
+
+/// The store's creation time as `meta` keeps it: the version byte, then µs (postcard).
+pub(super) fn encode_created(created: DateTime<Utc>) -> Vec<u8> {
+    let mut out = vec![CREATED_V1];
+    out.extend(postcard::to_stdvec(&micros(created)).expect("a time always serializes"));
+    out
+}
+
+pub(super) fn decode_created(bytes: &[u8]) -> Result<DateTime<Utc>, RecordError> {
+    let body = versioned(bytes, CREATED_V1)?;
+    let us: i64 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    Ok(time(us))
 }

@@ -49,7 +49,12 @@ async fn get(port: u16, path: &str) -> Option<String> {
 
 /// Polls `path` until `ready` holds; a bounded wait (a guard against hangs, not a timing
 /// assertion).
-async fn wait_for(port: u16, path: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn wait_for(
+    port: u16,
+    path: &str,
+    what: &str,
+    ready: impl Fn(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(body) = get(port, path).await
@@ -62,7 +67,7 @@ async fn wait_for(port: u16, path: &str, what: &str, ready: impl Fn(&str) -> boo
     }
 }
 
-fn start(config: &std::path::Path) -> tokio::process::Child {
+pub(crate) fn start(config: &std::path::Path) -> tokio::process::Child {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
         .args(["--config", config.to_str().unwrap(), "run"])
         .env("RUST_LOG", "warn")
@@ -73,7 +78,7 @@ fn start(config: &std::path::Path) -> tokio::process::Child {
         .unwrap()
 }
 
-async fn sigterm_and_wait(
+pub(crate) async fn sigterm_and_wait(
     child: &mut tokio::process::Child,
 ) -> (std::process::ExitStatus, Duration) {
     let pid = child.id().unwrap().to_string();

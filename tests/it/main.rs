@@ -8,6 +8,7 @@ mod crash;
 mod daemon;
 mod hostile;
 mod ingest;
+mod published;
 mod serve_abuse;
 mod server;
 

@@ -101,7 +101,7 @@ fn stories() -> Vec<Story> {
 fn source_infos() -> BTreeMap<SourceId, SourceInfo> {
     let info = |title: &str, url: &str| SourceInfo {
         title: title.into(),
-        url: url.into(),
+        url: Some(url.into()),
     };
     BTreeMap::from([
         (

@@ -70,6 +70,41 @@ fn rss_passes_the_rss_crate_validation() {
 }
 
 #[test]
+fn rss_names_no_source_without_a_publishable_url() {
+    // A `file:` source: the publisher gives it a title but no URL (issue 12, item 10).
+    let local = SourceInfo {
+        title: "로컬 피드".into(),
+        url: None,
+    };
+    let out = render(Format::Rss, &meta(), &stories(), |_| Some(&local));
+    let raw = text(&out);
+    assert!(!raw.contains("<source"), "{raw}");
+    let channel = ::rss::Channel::read_from(&out[..]).unwrap();
+    channel.validate().unwrap();
+    // Atom still names the source as the author of last resort, without any URL.
+    let atom = render(Format::Atom, &meta(), &stories(), |_| Some(&local));
+    assert!(
+        text(&atom).contains("<name>로컬 피드</name>"),
+        "{}",
+        text(&atom)
+    );
+}
+
+#[test]
+fn an_empty_rss_feed_has_no_build_date() {
+    // Issue 12, item 4: an empty feed used to say it was built on 1 Jan 1970.
+    let empty = render_with(Format::Rss, &meta(), &[]);
+    let channel = ::rss::Channel::read_from(&empty[..]).unwrap();
+    assert_eq!(channel.last_build_date(), None, "{}", text(&empty));
+    let full = render_with(Format::Rss, &meta(), &stories());
+    let channel = ::rss::Channel::read_from(&full[..]).unwrap();
+    assert_eq!(
+        channel.last_build_date(),
+        Some("Mon, 3 Feb 2025 02:00:00 +0000")
+    );
+}
+
+#[test]
 fn rss_ttl_is_written_only_when_positive() {
     for (ttl, want) in [(Some(15), Some("15")), (Some(0), None), (None, None)] {
         let meta = FeedMeta {
