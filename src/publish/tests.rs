@@ -436,8 +436,11 @@ fn only_http_urls_are_published_and_without_credentials() {
         let url = url::Url::parse(url).unwrap();
         assert_eq!(published_url(&url).as_deref(), expected, "{url}");
     }
+    // A real file: the config refuses a `file:` source whose file is missing.
+    let local = tempfile::NamedTempFile::new().unwrap();
+    let local_url = url::Url::from_file_path(local.path()).unwrap();
     let fx = fixture_with(&format!(
-        "{}\n[sources.local]\nurl = \"file:///home/someone/feeds/a.xml\"\ntitle = \"로컬\"\n",
+        "{}\n[sources.local]\nurl = \"{local_url}\"\ntitle = \"로컬\"\n",
         super::fixtures::CONFIG
     ));
     commit(
