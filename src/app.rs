@@ -230,23 +230,44 @@ async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: Cancella
     }
 }
 
+/// Waits for SIGTERM or SIGINT, then cancels `shutdown`. The other signals whose default
+/// action ends a process and that an operator or a service manager may send (SIGHUP, SIGUSR1,
+/// SIGUSR2) are caught, logged and otherwise ignored: left to their default they ended the
+/// daemon at once with no shutdown and no store flush, and a SIGHUP exit counts as clean to
+/// systemd, so `Restart=on-failure` did not bring it back (issue 12). SIGHUP is to reload the
+/// config once reload exists.
 async fn signal_watch(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    shutdown.cancel();
-                    return;
+        use tokio::signal::unix::SignalKind;
+        let mut term = listen(SignalKind::terminate(), "SIGTERM");
+        let mut hup = listen(SignalKind::hangup(), "SIGHUP");
+        let mut usr1 = listen(SignalKind::user_defined1(), "SIGUSR1");
+        let mut usr2 = listen(SignalKind::user_defined2(), "SIGUSR2");
+        let mut ctrl_c_listening = true;
+        loop {
+            tokio::select! {
+                result = &mut ctrl_c, if ctrl_c_listening => match result {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGINT");
+                        ctrl_c_listening = false;
+                    }
+                },
+                () = next(&mut term) => break,
+                () = next(&mut hup) => tracing::warn!(
+                    signal = "SIGHUP",
+                    "config reload is not available yet; still running on the config read at start"
+                ),
+                () = next(&mut usr1) => {
+                    tracing::warn!(signal = "SIGUSR1", "signal ignored; still running");
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+                () = next(&mut usr2) => {
+                    tracing::warn!(signal = "SIGUSR2", "signal ignored; still running");
+                }
+            }
         }
     }
     #[cfg(not(unix))]
@@ -313,4 +334,28 @@ pub async fn poll_now(
         stored,
         forgotten,
     })
+}
+
+/// Catches `kind` from now on; `None` (logged) when it cannot, and the signal keeps its
+/// default action.
+#[cfg(unix)]
+fn listen(
+    kind: tokio::signal::unix::SignalKind,
+    name: &'static str,
+) -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(kind)
+        .inspect_err(|e| tracing::error!(error = %e, signal = name, "cannot listen for a signal"))
+        .ok()
+}
+
+/// The next delivery of `signal`; never, for a signal not caught.
+#[cfg(unix)]
+async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+    // `recv` answers `None` only once the runtime is gone: nothing more will come.
+    if let Some(signal) = signal
+        && signal.recv().await.is_some()
+    {
+        return;
+    }
+    std::future::pending().await
 }

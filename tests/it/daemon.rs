@@ -1,9 +1,12 @@
 //! `sosik run`, the real binary, as a service: it polls on its own, serves what it stored,
-//! stops cleanly on SIGTERM, and after a restart serves every stored story even when the
-//! publishers are gone.
+//! stops cleanly on SIGTERM, shrugs off the signals it does not act on, and after a restart
+//! serves every stored story even when the publishers are gone.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
 
 use crate::free_port;
 use crate::server::{Response, TestServer};
@@ -78,6 +81,96 @@ pub(crate) fn start(config: &std::path::Path) -> tokio::process::Child {
         .unwrap()
 }
 
+/// Sends `signal` (a `kill` option: "-HUP") to the process `pid`.
+pub(crate) fn send(signal: &str, pid: u32) {
+    assert!(
+        std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .unwrap()
+            .success(),
+        "kill {signal} {pid}"
+    );
+}
+
+/// A daemon whose stderr (its log) is collected as it comes, for tests that read the log.
+pub(crate) struct LoggedDaemon {
+    pub child: tokio::process::Child,
+    log: Arc<Mutex<String>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl LoggedDaemon {
+    /// Spawns `command` with stderr piped into the collected log.
+    pub fn spawn(mut command: tokio::process::Command) -> LoggedDaemon {
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = log.clone();
+        let reader = tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+        });
+        LoggedDaemon { child, log, reader }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the daemon is still running")
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded) until the log contains `needle`; fails at once if the daemon ends.
+    pub async fn wait_for_log(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !self.log().contains(needle) {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the daemon ended ({status}) before logging {needle:?}:\n{}",
+                    self.log()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {needle:?} in the log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits (bounded) for the process to end, then for the whole log.
+    pub async fn exited(mut self) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("the daemon ends")
+            .unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
+        (status, self.log())
+    }
+}
+
+/// `sosik --config CONFIG run`, logging at info.
+pub(crate) fn run_command(config: &std::path::Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"));
+    command
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env("RUST_LOG", "info");
+    command
+}
+
 pub(crate) async fn sigterm_and_wait(
     child: &mut tokio::process::Child,
 ) -> (std::process::ExitStatus, Duration) {
@@ -98,7 +191,7 @@ pub(crate) async fn sigterm_and_wait(
     (status, sent.elapsed())
 }
 
-fn feed(name: &str, items: usize) -> String {
+pub(crate) fn feed(name: &str, items: usize) -> String {
     let links: Vec<(String, String)> = (0..items)
         .map(|i| {
             (
@@ -179,6 +272,68 @@ async fn the_daemon_polls_serves_stops_cleanly_and_serves_after_a_restart() {
     assert!(sources.contains("\"stories\":7"), "{sources}");
     let (status, _) = sigterm_and_wait(&mut daemon).await;
     assert_eq!(status.code(), Some(0));
+}
+
+/// Regression (issue 12): SIGHUP, SIGUSR1 and SIGUSR2 ended the daemon at once (exit 129, 138,
+/// 140) with no shutdown and no store flush, and systemd counts a SIGHUP exit as clean. Now each
+/// is logged and ignored: the daemon keeps serving and polling, and SIGTERM still stops it
+/// cleanly.
+#[tokio::test]
+async fn sighup_and_sigusr_are_logged_and_the_daemon_keeps_running() {
+    let server = TestServer::start(|req| {
+        let name = req.path.trim_start_matches('/').to_owned();
+        Response::ok("application/rss+xml", feed(&name, 2))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = config(dir.path(), port, &server);
+    let mut daemon = LoggedDaemon::spawn(run_command(&config));
+    wait_for(port, "/feeds/all.xml", "six stories", |b| {
+        b.matches("<item>").count() == 6
+    })
+    .await;
+
+    for (signal, name) in [
+        ("-HUP", "SIGHUP"),
+        ("-USR1", "SIGUSR1"),
+        ("-USR2", "SIGUSR2"),
+    ] {
+        send(signal, daemon.pid());
+        daemon.wait_for_log(&format!("signal=\"{name}\"")).await;
+        assert!(
+            daemon.child.try_wait().unwrap().is_none(),
+            "the daemon ended on {name}:\n{}",
+            daemon.log()
+        );
+        assert!(
+            get(port, "/healthz").await.is_some(),
+            "HTTP answers after {name}"
+        );
+    }
+    assert!(
+        daemon.log().contains("config reload is not available yet"),
+        "{}",
+        daemon.log()
+    );
+    // Polls go on: another full round of the three sources arrives after the signals.
+    let before = server.requests().len();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.requests().len() < before + 3 {
+        assert!(
+            Instant::now() < deadline,
+            "polling stopped after the signals"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    send("-TERM", daemon.pid());
+    let (status, log) = daemon.exited().await;
+    assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM:\n{log}");
+    assert!(
+        log.contains("sosik stopped"),
+        "the shutdown is logged:\n{log}"
+    );
 }
 
 /// Stories first seen longer ago than `store.retention` are forgotten when the daemon starts,

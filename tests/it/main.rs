@@ -9,6 +9,9 @@ mod daemon;
 mod hostile;
 mod ingest;
 mod published;
+// The unit's seccomp filter, rebuilt for x86_64 Linux (libc is a dependency there only).
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+mod sandbox;
 mod serve_abuse;
 mod server;
 
