@@ -53,6 +53,7 @@ pub enum AppError {
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
+    let signals = Signals::listen();
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let metrics = Arc::new(Metrics::new());
     seed_source_metrics(&config, &store, &metrics);
@@ -77,7 +78,7 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         .clone();
     let publisher = Publisher::new(config.clone(), store.clone());
     let shutdown = CancellationToken::new();
-    tokio::spawn(signal_watch(shutdown.clone()));
+    tokio::spawn(signals.watch(shutdown.clone()));
 
     let addr = config.server.listen;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -230,50 +231,69 @@ async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: Cancella
     }
 }
 
-/// Waits for SIGTERM or SIGINT, then cancels `shutdown`. The other signals whose default
-/// action ends a process and that an operator or a service manager may send (SIGHUP, SIGUSR1,
-/// SIGUSR2) are caught, logged and otherwise ignored: left to their default they ended the
-/// daemon at once with no shutdown and no store flush, and a SIGHUP exit counts as clean to
-/// systemd, so `Restart=on-failure` did not bring it back (issue 12). SIGHUP is to reload the
-/// config once reload exists.
-async fn signal_watch(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+/// The signals the daemon answers, caught from the moment [`Signals::listen`] runs: at the
+/// very start of [`run`], so a signal sent while a large store opens is not met by its default
+/// action. SIGTERM and SIGINT shut down. The other signals whose default action ends a process
+/// and that an operator or a service manager may send (SIGHUP, SIGUSR1, SIGUSR2) are logged
+/// and otherwise ignored: left to their default they ended the daemon at once with no shutdown
+/// and no store flush, and a SIGHUP exit counts as clean to systemd, so `Restart=on-failure`
+/// did not bring it back (issue 12). SIGHUP is to reload the config once reload exists.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::SignalKind;
-        let mut term = listen(SignalKind::terminate(), "SIGTERM");
-        let mut hup = listen(SignalKind::hangup(), "SIGHUP");
-        let mut usr1 = listen(SignalKind::user_defined1(), "SIGUSR1");
-        let mut usr2 = listen(SignalKind::user_defined2(), "SIGUSR2");
-        let mut ctrl_c_listening = true;
-        loop {
-            tokio::select! {
-                result = &mut ctrl_c, if ctrl_c_listening => match result {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot listen for SIGINT");
-                        ctrl_c_listening = false;
+    caught: [Option<tokio::signal::unix::Signal>; 5],
+}
+
+impl Signals {
+    #[cfg(unix)]
+    const NAMES: [&str; 5] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"];
+
+    /// Starts catching the signals.
+    fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::SignalKind;
+            let kinds = [
+                SignalKind::terminate(),
+                SignalKind::interrupt(),
+                SignalKind::hangup(),
+                SignalKind::user_defined1(),
+                SignalKind::user_defined2(),
+            ];
+            Signals {
+                caught: std::array::from_fn(|i| listen(kinds[i], Self::NAMES[i])),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// Waits for SIGTERM or SIGINT, logging the others, then cancels `shutdown`.
+    async fn watch(self, shutdown: CancellationToken) {
+        #[cfg(unix)]
+        {
+            let [mut term, mut int, mut hup, mut usr1, mut usr2] = self.caught;
+            loop {
+                tokio::select! {
+                    () = next(&mut term) => break,
+                    () = next(&mut int) => break,
+                    () = next(&mut hup) => tracing::warn!(
+                        signal = "SIGHUP",
+                        "config reload is not available yet; still running on the config read at start"
+                    ),
+                    () = next(&mut usr1) => {
+                        tracing::warn!(signal = "SIGUSR1", "signal ignored; still running");
                     }
-                },
-                () = next(&mut term) => break,
-                () = next(&mut hup) => tracing::warn!(
-                    signal = "SIGHUP",
-                    "config reload is not available yet; still running on the config read at start"
-                ),
-                () = next(&mut usr1) => {
-                    tracing::warn!(signal = "SIGUSR1", "signal ignored; still running");
-                }
-                () = next(&mut usr2) => {
-                    tracing::warn!(signal = "SIGUSR2", "signal ignored; still running");
+                    () = next(&mut usr2) => {
+                        tracing::warn!(signal = "SIGUSR2", "signal ignored; still running");
+                    }
                 }
             }
         }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down");
-    shutdown.cancel();
 }
 
 /// What `sosik poll` did: one report per source polled, in the config's order.
