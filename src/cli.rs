@@ -10,7 +10,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::json;
 
 use sosik::config::Config;
-use sosik::filter::TagLookup;
 use sosik::inspect::InspectOptions;
 use sosik::model::{SourceId, Story};
 use sosik::pipeline::{PollOutcome, PollReport};
@@ -162,22 +161,19 @@ pub fn items(
     limit: Option<usize>,
     json: bool,
 ) -> Result<ExitCode> {
+    let config = Arc::new(config);
     let store = open_store(&config)?;
     let limit = limit.unwrap_or(usize::MAX);
+    let publisher = sosik::publish::Publisher::new(config.clone(), store.clone());
     let stories: Box<dyn Iterator<Item = Result<Story, sosik::store::StoreError>>> =
         match (&output, &source) {
+            // What the output draws on, as the publisher selects it, without its limit:
+            // `items` lists everything unless `--limit`.
             (Some(name), _) => {
-                let Some(out) = config.output(name) else {
+                if config.output(name).is_none() {
                     bail!("no output {name:?} in {}", config.file.display())
-                };
-                // The publisher's selection (the store skips other sources' stories without
-                // reading them), unbounded: `items` lists everything unless `--limit`.
-                let filter = out.filter.clone();
-                let tags: &dyn TagLookup = &config;
-                Box::new(store.newest_among(&out.sources).filter(move |s| match s {
-                    Ok(s) => filter.matches(s, tags),
-                    Err(_) => true,
-                }))
+                }
+                Box::new(publisher.stories(name)?)
             }
             (None, Some(id)) => {
                 let Some(src) = config.source(id) else {

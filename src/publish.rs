@@ -350,14 +350,40 @@ impl Publisher {
         })
     }
 
+    /// Every story the output `name` draws on, newest first: carried by one of its sources and
+    /// passing its filter, without its `limit` or the scan budget (`sosik items --output`).
+    /// Blocking: reads the store as it goes.
+    pub fn stories(
+        &self,
+        name: &str,
+    ) -> Result<impl Iterator<Item = Result<Story, StoreError>> + '_, PublishError> {
+        let output = self
+            .inner
+            .config
+            .output(name)
+            .ok_or_else(|| PublishError::UnknownOutput(name.to_owned()))?;
+        Ok(self.walk(output))
+    }
+
+    /// The output's candidates, newest first, filtered. The store walks its newest-first
+    /// index and skips other sources' stories in memory, so only this output's candidates are
+    /// read. A story that cannot be read is passed on as the error it is.
+    fn walk<'a>(
+        &'a self,
+        output: &'a OutputConfig,
+    ) -> impl Iterator<Item = Result<Story, StoreError>> + 'a {
+        let config = &*self.inner.config;
+        self.inner
+            .store
+            .newest_among(&output.sources)
+            .filter(move |s| s.as_ref().map_or(true, |s| output.filter.matches(s, config)))
+    }
+
     /// The stories `output` shows, newest first: carried by one of its sources, passing its
     /// filter, at most `limit`, examining at most `budget` stories.
     fn select(&self, output: &OutputConfig, budget: usize) -> Result<Vec<Story>, StoreError> {
-        let store = &self.inner.store;
         let config = &*self.inner.config;
-        // The store walks its newest-first index and skips other sources' stories in memory,
-        // so only this output's candidates are read.
-        let mut walk = store.newest_among(&output.sources);
+        let mut walk = self.inner.store.newest_among(&output.sources);
         let mut picked = Vec::new();
         let mut scanned = 0;
         while picked.len() < output.limit {

@@ -2,18 +2,18 @@
 //!
 //! Due times live in memory (a sorted set), seeded from the times persisted in the store, so a
 //! restart neither stampedes every source nor forgets one; each finished poll says when it
-//! wants to run next. The loop never polls a source twice at once, catches a panic in one
-//! source's poll (that source is retried after `min_interval`), and on shutdown stops
-//! starting polls and gives running ones a grace period before abandoning them.
+//! wants to run next. The loop never polls a source twice at once, and on shutdown stops
+//! starting polls and gives running ones a grace period before abandoning them. Each poll is
+//! its own task; a poll function that panics (sosik's own never does: `Ingest` is the poll's
+//! panic boundary) ends only its task, and the loop hears of it from the task's join and
+//! retries that source after `retry_after_panic`, without a second `catch_unwind` here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::FutureExt;
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::Clock;
@@ -58,7 +58,9 @@ pub async fn run<R, F, Fut>(
         .enumerate()
         .filter_map(|(i, at)| at.map(|at| (at, i)))
         .collect();
-    let mut running: JoinSet<(usize, Result<R, String>)> = JoinSet::new();
+    let mut running: JoinSet<R> = JoinSet::new();
+    // Which source each running task polls.
+    let mut polling: HashMap<Id, usize> = HashMap::new();
     // When the loop is quiet, if it is heading there: set as the last poll finishes.
     let mut quiet_at: Option<tokio::time::Instant> = None;
     loop {
@@ -69,8 +71,7 @@ pub async fn run<R, F, Fut>(
             }
             queue.pop_first();
             quiet_at = None;
-            let work = AssertUnwindSafe(poll(i)).catch_unwind();
-            running.spawn(async move { (i, work.await.map_err(|p| crate::panic_message(&*p))) });
+            polling.insert(running.spawn(poll(i)).id(), i);
         }
         let sleep = queue.first().map_or(MAX_SLEEP, |(at, _)| {
             (*at - now)
@@ -85,12 +86,11 @@ pub async fn run<R, F, Fut>(
                 quiet_at = None;
                 on_idle();
             }
-            Some(done) = running.join_next(), if !running.is_empty() => {
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
                 if running.is_empty() {
                     quiet_at = Some(tokio::time::Instant::now() + QUIET);
                 }
-                let Ok((i, result)) = done else {
-                    // Only a cancelled task ends without a result, and nothing cancels them here.
+                let Some((i, result)) = finished(done, &mut polling) else {
                     continue;
                 };
                 match &result {
@@ -110,8 +110,8 @@ pub async fn run<R, F, Fut>(
         }
     }
     let drain = async {
-        while let Some(done) = running.join_next().await {
-            if let Ok((i, result)) = done {
+        while let Some(done) = running.join_next_with_id().await {
+            if let Some((i, result)) = finished(done, &mut polling) {
                 match &result {
                     Ok(report) => on_done(i, Ok(report)),
                     Err(message) => on_done(i, Err(message)),
@@ -126,6 +126,23 @@ pub async fn run<R, F, Fut>(
         );
         running.abort_all();
     }
+}
+
+/// The source a finished task polled, and its report or its panic's message; `None` for a
+/// cancelled task (nothing cancels them before the grace period ends).
+fn finished<R>(
+    done: Result<(Id, R), JoinError>,
+    polling: &mut HashMap<Id, usize>,
+) -> Option<(usize, Result<R, String>)> {
+    let (id, result) = match done {
+        Ok((id, report)) => (id, Ok(report)),
+        Err(e) if e.is_panic() => (e.id(), Err(crate::join_message(e))),
+        Err(e) => {
+            polling.remove(&e.id());
+            return None;
+        }
+    };
+    Some((polling.remove(&id)?, result))
 }
 
 /// Sleeps until `at`; never wakes when there is none (its `select!` branch is disabled then).
