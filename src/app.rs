@@ -2,7 +2,9 @@
 //! and spawns the long-lived tasks.
 //!
 //! Shutdown order (SIGTERM/SIGINT): stop scheduling; let in-flight polls finish within
-//! [`FETCH_GRACE`]; drain HTTP; flush the store. Nothing here exits the process.
+//! [`FETCH_GRACE`]; drain HTTP; end the CPU workers and then the store's writer (after the
+//! commits queued to it) within [`WORKER_GRACE`]; flush and close the store. Nothing here
+//! exits the process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,10 @@ use crate::store::{Store, StoreError, StoreOptions};
 
 /// How long in-flight polls may take to finish after a shutdown signal.
 pub const FETCH_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the CPU workers and the store's writer may take to end at shutdown: the writer
+/// finishes the commits queued to it, a worker the document it is reading.
+pub const WORKER_GRACE: Duration = Duration::from_secs(5);
 
 /// How often retention scans the store.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -142,6 +148,10 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
         Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
+    }
+    // No poll runs now: end the CPU workers and the writer, so no commit follows the close.
+    if !ingest.stop(WORKER_GRACE).await {
+        tracing::warn!("worker threads did not end in time; closing the store without them");
     }
     store.close()?;
     tracing::info!("sosik stopped");
@@ -347,7 +357,7 @@ pub async fn poll_now(
         .collect();
     reports.sort_by_key(|r| order.get(&r.source).copied());
     let stored = store.len();
-    drop(ingest);
+    ingest.stop(WORKER_GRACE).await;
     store.close()?;
     Ok(PollRun {
         reports,

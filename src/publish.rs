@@ -376,7 +376,10 @@ impl Publisher {
         self.inner
             .store
             .newest_among(&output.sources)
-            .filter(move |s| s.as_ref().map_or(true, |s| output.filter.matches(s, config)))
+            .filter(move |s| {
+                s.as_ref()
+                    .map_or(true, |s| output.filter.matches(s, config))
+            })
     }
 
     /// The stories `output` shows, newest first: carried by one of its sources, passing its

@@ -6,11 +6,19 @@
 //! Reading documents is the bulk of a poll's CPU time and can wait; the store's single writer
 //! and the HTTP server cannot. Niced (Linux), the readers take whatever CPU is left, so a large
 //! poll neither starves the writer it feeds nor the feeds being served. Owns only the threads;
-//! knows nothing of what it runs. A job that panics answers with the panic's message; the
-//! threads start at the first job and exit when the pool is dropped.
+//! knows nothing of what it runs. The threads start at the first job. [`Workers::stop`] and
+//! [`Batcher::stop`] end them in the shutdown order: queued work is answered
+//! [`WorkerError::Gone`], the threads are joined within a deadline.
+//!
+//! A job's panic is caught on its thread only to carry it back, as [`WorkerError::Panicked`],
+//! to the unit of work that sent it (a poll, whose boundary records it as that source's
+//! error): this is transport, not a panic boundary of its own.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -20,35 +28,97 @@ pub enum WorkerError {
     /// The job panicked: the panic's message. A bug in the job, caught.
     #[error("{0}")]
     Panicked(String),
-    /// The worker is gone or never started: the job did not run to its end. Not the job's
-    /// fault (the process is stopping).
+    /// The worker is gone, stopping, or never started: the job did not run to its end. Not the
+    /// job's fault (the process is stopping).
     #[error("{0}")]
     Gone(String),
+}
+
+/// What a worker thread takes from its queue.
+enum Message<T> {
+    Work(T),
+    /// End the thread.
+    Stop,
 }
 
 /// How much lower than the rest of the process the workers run (a `nice` increment).
 const NICENESS: i32 = 10;
 
+/// Threads started, to be stopped and joined once.
+#[derive(Default)]
+struct Threads {
+    handles: Mutex<Vec<JoinHandle<()>>>,
+    stopping: AtomicBool,
+}
+
+impl Threads {
+    fn keep(&self, handle: JoinHandle<()>) {
+        lock(&self.handles).push(handle);
+    }
+
+    /// Marks the pool stopping; the handles to join, once (empty for later calls).
+    fn begin_stop(&self) -> Vec<JoinHandle<()>> {
+        self.stopping.store(true, Ordering::SeqCst);
+        std::mem::take(&mut *lock(&self.handles))
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// Waits for `handles` until `deadline`; whether all of them ended. A thread still busy then
+/// (a document that takes long to parse) is left to end with the process.
+fn join_until(handles: Vec<JoinHandle<()>>, deadline: Instant) -> bool {
+    let mut all = true;
+    for handle in handles {
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        } else {
+            all = false;
+        }
+    }
+    all
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A fixed pool of worker threads, started at the first job (a daemon that only serves never
-/// starts them). Cheap to clone; the threads stop after the last clone goes.
-#[derive(Debug, Clone)]
+/// starts them). Cheap to clone; [`Workers::stop`] ends them.
+#[derive(Clone)]
 pub struct Workers {
-    jobs: mpsc::Sender<Job>,
-    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    jobs: mpsc::Sender<Message<Job>>,
+    queue: Arc<Mutex<mpsc::Receiver<Message<Job>>>>,
     threads: usize,
     /// How many threads started: set by the first job.
     started: Arc<OnceLock<usize>>,
+    running: Arc<Threads>,
+}
+
+impl std::fmt::Debug for Workers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workers")
+            .field("threads", &self.threads)
+            .field("started", &self.started.get())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Workers {
     /// A pool of `threads` CPU workers (at least one), niced, named `sosik-cpu-N`.
     pub fn new(threads: usize) -> Workers {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel();
         Workers {
             jobs,
             queue: Arc::new(Mutex::new(queue)),
             threads: threads.max(1),
             started: Arc::default(),
+            running: Arc::default(),
         }
     }
 
@@ -63,15 +133,18 @@ impl Workers {
                     lower_priority(NICENESS);
                     loop {
                         // The lock is held only to take one job.
-                        let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
+                        let message = lock(&queue).recv();
+                        match message {
+                            Ok(Message::Work(job)) => job(),
+                            Ok(Message::Stop) | Err(_) => return,
                         }
                     }
                 });
             match spawned {
-                Ok(_) => started += 1,
+                Ok(handle) => {
+                    self.running.keep(handle);
+                    started += 1;
+                }
                 Err(e) => tracing::error!(error = %e, "cannot start a CPU worker thread"),
             }
         }
@@ -79,11 +152,15 @@ impl Workers {
     }
 
     /// Runs `work` on a worker and waits for it without blocking the async runtime; a panic in
-    /// `work` comes back as its message.
+    /// `work` comes back as [`WorkerError::Panicked`].
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, WorkerError> {
+        let gone = |what: &str| WorkerError::Gone(format!("the CPU workers {what}"));
+        if self.running.stopping() {
+            return Err(gone("are stopping"));
+        }
         let (done, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
             let result = catch_unwind(AssertUnwindSafe(work))
@@ -95,34 +172,49 @@ impl Workers {
             drop(tokio::task::spawn_blocking(job));
         } else {
             self.jobs
-                .send(job)
-                .map_err(|_| WorkerError::Gone("the CPU workers are gone".to_owned()))?;
+                .send(Message::Work(job))
+                .map_err(|_| gone("are gone"))?;
         }
-        answer
-            .await
-            .map_err(|_| WorkerError::Gone("a CPU worker stopped before answering".to_owned()))?
+        answer.await.map_err(|_| gone("stopped before answering"))?
+    }
+
+    /// Ends the threads, each after the job it is running; jobs still queued are dropped
+    /// (their callers hear [`WorkerError::Gone`]). Joins them until `deadline`; whether all
+    /// ended. Blocking.
+    pub fn stop(&self, deadline: Instant) -> bool {
+        let handles = self.running.begin_stop();
+        for _ in 0..handles.len() {
+            let _ = self.jobs.send(Message::Stop);
+        }
+        let joined = join_until(handles, deadline);
+        // Whatever was queued behind the stops will never run: dropped, it answers Gone.
+        while lock(&self.queue).try_recv().is_ok() {}
+        joined
     }
 }
 
 /// One thread, at the process's own priority, that takes its queued items in groups: all
 /// those waiting when it is free (up to a maximum), handed to one call of its work. For the
 /// store's writer, where one batch of many polls costs sled far less than one batch each.
-/// Started at the first item; stops after the last clone goes.
+/// Started at the first item; [`Batcher::stop`] ends it.
 pub struct Batcher<T, R> {
-    items: mpsc::Sender<Item<T, R>>,
+    items: mpsc::Sender<Message<Item<T, R>>>,
     shared: Arc<BatcherShared<T, R>>,
 }
 
 type Item<T, R> = (T, tokio::sync::oneshot::Sender<Result<R, WorkerError>>);
+type ItemQueue<T, R> = mpsc::Receiver<Message<Item<T, R>>>;
 type GroupWork<T, R> = dyn Fn(Vec<T>) -> Vec<R> + Send + Sync;
 
 struct BatcherShared<T, R> {
-    queue: Mutex<Option<mpsc::Receiver<Item<T, R>>>>,
+    /// Taken by the thread when it starts.
+    queue: Mutex<Option<ItemQueue<T, R>>>,
     work: Arc<GroupWork<T, R>>,
     name: &'static str,
     max: usize,
-    linger: std::time::Duration,
+    linger: Duration,
     started: OnceLock<bool>,
+    running: Threads,
 }
 
 impl<T, R> Clone for Batcher<T, R> {
@@ -150,7 +242,7 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
     pub fn new(
         name: &'static str,
         max: usize,
-        linger: std::time::Duration,
+        linger: Duration,
         work: impl Fn(Vec<T>) -> Vec<R> + Send + Sync + 'static,
     ) -> Batcher<T, R> {
         let (items, queue) = mpsc::channel();
@@ -163,18 +255,24 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                 max: max.max(1),
                 linger,
                 started: OnceLock::new(),
+                running: Threads::default(),
             }),
         }
     }
 
     /// Queues `item` and waits for its result without blocking the async runtime; a panic in
-    /// the work comes back as its message to every item of that group.
+    /// the work comes back as [`WorkerError::Panicked`] to every item of that group.
     pub async fn run(&self, item: T) -> Result<R, WorkerError> {
+        let name = self.shared.name;
+        let gone = |what: &str| WorkerError::Gone(format!("the {name} thread {what}"));
+        if self.shared.running.stopping() {
+            return Err(gone("is stopping"));
+        }
         let (done, answer) = tokio::sync::oneshot::channel();
         if *self.shared.started.get_or_init(|| self.start()) {
-            self.items.send((item, done)).map_err(|_| {
-                WorkerError::Gone(format!("the {} thread is gone", self.shared.name))
-            })?;
+            self.items
+                .send(Message::Work((item, done)))
+                .map_err(|_| gone("is gone"))?;
         } else {
             // No thread could start: the blocking pool does the work, one item at a time.
             let work = Arc::clone(&self.shared.work);
@@ -182,53 +280,73 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                 answer_group(&*work, &mut vec![(item, done)]);
             }));
         }
-        answer.await.map_err(|_| {
-            WorkerError::Gone(format!(
-                "the {} thread stopped before answering",
-                self.shared.name
-            ))
-        })?
+        answer.await.map_err(|_| gone("stopped before answering"))?
     }
 
     /// Starts the thread; whether it started.
     fn start(&self) -> bool {
-        let Some(queue) = self
-            .shared
-            .queue
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
+        let Some(queue) = lock(&self.shared.queue).take() else {
             return false;
         };
         let (work, max) = (Arc::clone(&self.shared.work), self.shared.max);
         let linger = self.shared.linger;
         let spawned = std::thread::Builder::new()
             .name(format!("{}-0", self.shared.name))
-            .spawn(move || {
-                // One buffer for every group: items are large, and growing a fresh vector
-                // for each group was a twentieth of the writer's time.
-                let mut group = Vec::with_capacity(max);
-                while let Ok(first) = queue.recv() {
-                    // The group closes when it is full or `linger` after its first item.
-                    let closes = std::time::Instant::now() + linger;
-                    group.push(first);
-                    while group.len() < max {
-                        let left = closes.saturating_duration_since(std::time::Instant::now());
-                        match queue.recv_timeout(left) {
-                            Ok(item) => group.push(item),
-                            Err(_) => break,
-                        }
-                    }
-                    answer_group(&*work, &mut group);
-                }
-            });
+            .spawn(move || take_groups(&queue, &*work, max, linger));
         match spawned {
-            Ok(_) => true,
+            Ok(handle) => {
+                self.shared.running.keep(handle);
+                true
+            }
             Err(e) => {
                 tracing::error!(error = %e, name = self.shared.name, "cannot start a thread");
                 false
             }
+        }
+    }
+
+    /// Ends the thread once the groups queued before this call are done (a commit is never
+    /// cut short); items sent later are answered [`WorkerError::Gone`]. Joins it until
+    /// `deadline`; whether it ended. Blocking.
+    pub fn stop(&self, deadline: Instant) -> bool {
+        let handles = self.shared.running.begin_stop();
+        if !handles.is_empty() {
+            let _ = self.items.send(Message::Stop);
+        }
+        join_until(handles, deadline)
+    }
+}
+
+/// The batcher's thread: groups until a stop. Items queued after the stop are dropped with the
+/// queue, which answers them Gone.
+fn take_groups<T, R>(
+    queue: &ItemQueue<T, R>,
+    work: &GroupWork<T, R>,
+    max: usize,
+    linger: Duration,
+) {
+    // One buffer for every group: items are large, and growing a fresh vector for each group
+    // was a twentieth of the writer's time.
+    let mut group = Vec::with_capacity(max);
+    let mut stop = false;
+    while let Ok(Message::Work(first)) = queue.recv() {
+        // The group closes when it is full or `linger` after its first item.
+        let closes = Instant::now() + linger;
+        group.push(first);
+        while group.len() < max {
+            let left = closes.saturating_duration_since(Instant::now());
+            match queue.recv_timeout(left) {
+                Ok(Message::Work(item)) => group.push(item),
+                Ok(Message::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        answer_group(work, &mut group);
+        if stop {
+            return;
         }
     }
 }
@@ -395,5 +513,34 @@ mod tests {
         let (name, writers) = writer.run(()).await.unwrap();
         assert_eq!(name.as_deref(), Some("test-writer-0"));
         assert_eq!(writers, ours);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stopped_pools_finish_what_was_queued_join_their_threads_and_refuse_more() {
+        let deadline = || Instant::now() + Duration::from_secs(10);
+        let workers = Workers::new(2);
+        assert_eq!(workers.run(|| 1).await, Ok(1));
+        assert!(tokio::task::block_in_place(|| workers.stop(deadline())));
+        assert!(matches!(workers.run(|| 2).await, Err(WorkerError::Gone(_))));
+
+        // A commit queued before the stop is done, not cut short.
+        let batcher = Batcher::new(
+            "test-stop",
+            4,
+            Duration::from_millis(20),
+            |items: Vec<u32>| {
+                std::thread::sleep(Duration::from_millis(50));
+                items
+            },
+        );
+        assert_eq!(batcher.run(1).await, Ok(1));
+        let queued = {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.run(7).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(tokio::task::block_in_place(|| batcher.stop(deadline())));
+        assert_eq!(queued.await.unwrap(), Ok(7));
+        assert!(matches!(batcher.run(8).await, Err(WorkerError::Gone(_))));
     }
 }

@@ -94,6 +94,19 @@ impl Ingest {
         &self.config
     }
 
+    /// Stops the CPU workers and then the store's writer (after the commits queued to it), and
+    /// joins their threads for at most `within`; whether they all ended. Call once no poll
+    /// runs, before the store is closed, so no commit can come after the close.
+    pub async fn stop(&self, within: Duration) -> bool {
+        let (workers, writer) = (self.workers.clone(), self.writer.clone());
+        let deadline = Instant::now() + within;
+        let joined = tokio::task::spawn_blocking(move || {
+            let workers = workers.stop(deadline);
+            writer.stop(deadline) && workers
+        });
+        joined.await.unwrap_or(false)
+    }
+
     /// Polls `source` once: fetch, decode, parse, normalize, dedupe and commit, then record
     /// the outcome and the next due time in its state. Never panics; never loses stored
     /// stories.
