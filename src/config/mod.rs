@@ -21,6 +21,7 @@ use crate::model::SourceId;
 
 mod keys;
 mod raw;
+mod sources;
 
 /// `store.path`.
 pub const DEFAULT_STORE_PATH: &str = "data";

@@ -10,9 +10,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+use super::sources::Configured;
 use super::*;
-use crate::filter::{Filter, ReferenceKind};
-use crate::model::SourceId;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,23 +69,23 @@ pub(super) struct RawLog {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSource {
-    url: String,
-    title: Option<String>,
-    interval: Option<String>,
+    pub(super) url: String,
+    pub(super) title: Option<String>,
+    pub(super) interval: Option<String>,
     #[serde(default)]
-    tags: Vec<String>,
-    timezone: Option<String>,
-    enabled: Option<bool>,
+    pub(super) tags: Vec<String>,
+    pub(super) timezone: Option<String>,
+    pub(super) enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOutput {
-    title: Option<String>,
-    description: Option<String>,
-    sources: Option<Vec<String>>,
-    filter: Option<String>,
-    limit: Option<u64>,
+    pub(super) title: Option<String>,
+    pub(super) description: Option<String>,
+    pub(super) sources: Option<Vec<String>>,
+    pub(super) filter: Option<String>,
+    pub(super) limit: Option<u64>,
 }
 
 /// What validation found: errors, and warnings that do not stop the config from loading.
@@ -97,21 +96,21 @@ pub(super) struct Findings {
 }
 
 impl Findings {
-    fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.errors.push(Problem::new(key, message));
     }
 
-    fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn warn(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.warnings.push(Problem::new(key, message));
     }
 
     /// Records `result`'s error, if any; its value otherwise.
-    fn take<T>(&mut self, result: Result<T, Problem>) -> Option<T> {
+    pub(super) fn take<T>(&mut self, result: Result<T, Problem>) -> Option<T> {
         result.map_err(|p| self.errors.push(p)).ok()
     }
 }
 
-fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Problem> {
+pub(super) fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Problem> {
     let text = value.unwrap_or(default);
     humantime::parse_duration(text.trim()).map_err(|e| {
         Problem::new(
@@ -121,7 +120,11 @@ fn duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, P
     })
 }
 
-fn nonzero_duration(key: &str, value: Option<&str>, default: &str) -> Result<Duration, Problem> {
+pub(super) fn nonzero_duration(
+    key: &str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<Duration, Problem> {
     let d = duration(key, value, default)?;
     if d.is_zero() {
         return Err(Problem::new(key, "must be longer than 0s"));
@@ -129,7 +132,7 @@ fn nonzero_duration(key: &str, value: Option<&str>, default: &str) -> Result<Dur
     Ok(d)
 }
 
-fn positive(key: &str, value: Option<u64>, default: u64) -> Result<u64, Problem> {
+pub(super) fn positive(key: &str, value: Option<u64>, default: u64) -> Result<u64, Problem> {
     match value.unwrap_or(default) {
         0 => Err(Problem::new(key, "must be at least 1")),
         n => Ok(n),
@@ -183,12 +186,6 @@ impl RawConfig {
             warnings: Vec::new(),
         })
     }
-}
-
-/// The source ids and tags the file names, whether or not their tables are valid.
-struct Configured {
-    ids: Vec<String>,
-    tags: Vec<String>,
 }
 
 impl RawStore {
@@ -392,154 +389,6 @@ fn check_log_level(level: &str) -> Result<(), Problem> {
         return Err(bad("is not a valid filter"));
     }
     Ok(())
-}
-
-/// Parses a source URL. A relative `file:` URL (`file:demo/a.xml`) is resolved against the
-/// config file's directory, so a committed config can point at files committed beside it.
-fn source_url(config_file: &Path, text: &str) -> Result<Url, String> {
-    if let Some(rest) = text
-        .strip_prefix("file:")
-        .filter(|r| !r.starts_with('/') && !r.is_empty())
-    {
-        let dir = config_file.parent().unwrap_or(Path::new("."));
-        let path = std::path::absolute(dir.join(rest)).map_err(|e| e.to_string())?;
-        return Url::from_file_path(&path)
-            .map_err(|_| format!("{} is not an absolute path", path.display()));
-    }
-    Url::parse(text).map_err(|e| e.to_string())
-}
-
-impl RawSource {
-    fn validate(
-        self,
-        id_text: &str,
-        file: &Path,
-        default_interval: Duration,
-    ) -> Result<SourceConfig, Problem> {
-        let key = |field: &str| format!("sources.{id_text}.{field}");
-        let id =
-            SourceId::new(id_text).map_err(|m| Problem::new(format!("sources.{id_text}"), m))?;
-        let url = source_url(file, self.url.trim())
-            .map_err(|e| Problem::new(key("url"), format!("{:?} is not a URL ({e})", self.url)))?;
-        match url.scheme() {
-            "http" | "https" => {}
-            "file" => {
-                let path = url.to_file_path().map_err(|()| {
-                    Problem::new(key("url"), format!("{url} does not name a local file"))
-                })?;
-                if !path.is_file() {
-                    return Err(Problem::new(
-                        key("url"),
-                        format!("{} does not exist or is not a file", path.display()),
-                    ));
-                }
-            }
-            other => {
-                return Err(Problem::new(
-                    key("url"),
-                    format!("scheme {other:?} is not supported; use http, https or file"),
-                ));
-            }
-        }
-        let interval = match self.interval.as_deref() {
-            Some(text) => nonzero_duration(&key("interval"), Some(text), "")?,
-            None => default_interval,
-        };
-        let timezone = match self.timezone.as_deref() {
-            None => chrono_tz::UTC,
-            Some(name) => name.trim().parse::<chrono_tz::Tz>().map_err(|_| {
-                Problem::new(
-                    key("timezone"),
-                    format!("{name:?} is not an IANA time zone such as \"Asia/Seoul\""),
-                )
-            })?,
-        };
-        Ok(SourceConfig {
-            id,
-            url,
-            title: self.title.filter(|t| !t.trim().is_empty()),
-            interval,
-            tags: self
-                .tags
-                .into_iter()
-                .map(|t| t.trim().to_owned())
-                .filter(|t| !t.is_empty())
-                .collect(),
-            timezone,
-            enabled: self.enabled.unwrap_or(true),
-        })
-    }
-}
-
-impl RawOutput {
-    /// Validates the output `name` against the sources that validated; records every problem.
-    fn validate(
-        self,
-        name: String,
-        sources: &[SourceConfig],
-        configured: &Configured,
-        found: &mut Findings,
-    ) -> Option<OutputConfig> {
-        let key = |field: &str| format!("outputs.{name}.{field}");
-        if let Err(m) = SourceId::new(&name) {
-            found.error(
-                format!("outputs.{name}"),
-                m.replace("source id", "output name"),
-            );
-            return None;
-        }
-        let output_sources = match self.sources {
-            None => sources.iter().map(|s| s.id.clone()).collect(),
-            Some(list) => {
-                let mut ids = Vec::with_capacity(list.len());
-                for id in list {
-                    if let Some(s) = sources.iter().find(|s| s.id.as_str() == id) {
-                        ids.push(s.id.clone());
-                    } else if !configured.ids.contains(&id) {
-                        found.error(
-                            key("sources"),
-                            format!("names {id:?}, which is not a configured source"),
-                        );
-                    }
-                }
-                ids
-            }
-        };
-        let limit = found.take(positive(&key("limit"), self.limit, DEFAULT_OUTPUT_LIMIT));
-        let filter = match Filter::parse(self.filter.as_deref().unwrap_or("")) {
-            Ok(filter) => filter,
-            Err(e) => {
-                found.error(key("filter"), e.to_string());
-                return None;
-            }
-        };
-        for warning in filter.warnings() {
-            found.warn(key("filter"), warning.to_string());
-        }
-        let ids = configured.ids.iter().map(String::as_str);
-        let tags = configured.tags.iter().map(String::as_str);
-        for reference in filter.unknown_references(ids, tags) {
-            let (field, what) = match reference.kind {
-                ReferenceKind::Source => ("source", "no configured source has that id"),
-                ReferenceKind::Tag => ("tag", "no configured source has that tag"),
-            };
-            found.error(
-                key("filter"),
-                format!(
-                    "col {}: {field}:{} can never match: {what}",
-                    reference.col, reference.value
-                ),
-            );
-        }
-        Some(OutputConfig {
-            title: self.title.unwrap_or_else(|| name.clone()),
-            description: self.description.unwrap_or_default(),
-            sources: output_sources,
-            filter,
-            limit: limit? as usize,
-            name,
-        })
-    }
 }
 
 impl Default for PollConfig {
