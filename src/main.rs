@@ -96,27 +96,11 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     let command = args.command.unwrap_or(Command::Run);
-    // `inspect` reads a feed the way a source would, so it needs no config: it uses the
-    // config when one is named or present, the defaults otherwise.
-    let optional = matches!(&command, Command::Inspect { source: None, .. })
-        && args.config.is_none()
-        && std::env::var_os("SOSIK_CONFIG").is_none_or(|v| v.is_empty());
-    let file = sosik::config::Config::locate(args.config.as_deref());
-    let config = if optional && !file.exists() {
-        None
-    } else {
-        match sosik::config::Config::load(&file) {
-            Ok(config) => Some(config),
-            Err(e) => {
-                for problem in &e.problems {
-                    eprintln!("error: {problem}");
-                }
-                return ExitCode::from(2);
-            }
-        }
+    let config = match load_config(args.config.as_deref(), &command) {
+        Ok(config) => config,
+        Err(code) => return code,
     };
-    let daemon = matches!(command, Command::Run);
-    init_logging(config.as_ref(), daemon);
+    init_logging(config.as_ref(), matches!(command, Command::Run));
     if let Some(config) = &config {
         for warning in &config.warnings {
             match command {
@@ -129,10 +113,9 @@ fn main() -> ExitCode {
     // Blocking threads do parsing and store writes; more of them than fetches in flight only
     // adds memory (each thread gets its own allocator arena), never throughput.
     let concurrency = config.as_ref().map_or(16, |c| c.poll.concurrency);
-    let blocking = concurrency.clamp(2, 64) + 2;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(blocking)
+        .max_blocking_threads(concurrency.clamp(2, 64) + 2)
         .build()
     {
         Ok(rt) => rt,
@@ -141,32 +124,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async move {
-        if let Command::Inspect {
-            target,
-            source,
-            json,
-        } = command
-        {
-            return cli::inspect(config.as_ref(), target, source, json).await;
-        }
-        let config = config.expect("loaded for every command but inspect");
-        match command {
-            Command::Run => cli::run(config).await,
-            Command::Poll { ids } => cli::poll(config, ids).await,
-            Command::Render { name, format } => cli::render(config, &name, &format),
-            Command::Items {
-                output,
-                source,
-                limit,
-                json,
-            } => cli::items(config, output, source, limit, json),
-            Command::Sources { json } => cli::sources(config, json),
-            Command::Check => cli::check(&config),
-            Command::Inspect { .. } => unreachable!("handled above"),
-        }
-    });
-    match result {
+    match runtime.block_on(dispatch(command, config)) {
         Ok(code) => code,
         // A reader that closed the pipe (`sosik items | head`) wants no more: end quietly.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
@@ -174,6 +132,58 @@ fn main() -> ExitCode {
             eprintln!("error: {}", sentence(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The config, with every problem printed (exit 2) when it is invalid. `inspect` reads a feed
+/// the way a source would, so it needs no config: it uses the config when one is named or
+/// present, the defaults (`None`) otherwise.
+fn load_config(
+    named: Option<&std::path::Path>,
+    command: &Command,
+) -> Result<Option<sosik::config::Config>, ExitCode> {
+    let optional = matches!(command, Command::Inspect { source: None, .. })
+        && named.is_none()
+        && std::env::var_os("SOSIK_CONFIG").is_none_or(|v| v.is_empty());
+    let file = sosik::config::Config::locate(named);
+    if optional && !file.exists() {
+        return Ok(None);
+    }
+    sosik::config::Config::load(&file).map(Some).map_err(|e| {
+        for problem in &e.problems {
+            eprintln!("error: {problem}");
+        }
+        ExitCode::from(2)
+    })
+}
+
+/// Runs `command`.
+async fn dispatch(
+    command: Command,
+    config: Option<sosik::config::Config>,
+) -> anyhow::Result<ExitCode> {
+    if let Command::Inspect {
+        target,
+        source,
+        json,
+    } = command
+    {
+        return cli::inspect(config.as_ref(), target, source, json).await;
+    }
+    let config = config.expect("loaded for every command but inspect");
+    match command {
+        Command::Run => cli::run(config).await,
+        Command::Poll { ids } => cli::poll(config, ids).await,
+        Command::Render { name, format } => cli::render(config, &name, &format),
+        Command::Items {
+            output,
+            source,
+            limit,
+            json,
+        } => cli::items(config, output, source, limit, json),
+        Command::Sources { json } => cli::sources(config, json),
+        Command::Check => cli::check(&config),
+        Command::Inspect { .. } => unreachable!("handled above"),
     }
 }
 
