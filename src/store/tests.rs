@@ -1,7 +1,12 @@
 //! Tests on real sled databases in temporary directories.
 
-use chrono::TimeZone;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
 
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::records::{self, join_record, split_record};
 use super::*;
 use crate::model::{Identity, StorySource};
 
@@ -66,9 +71,22 @@ fn story(source: &str, n: u32, title: &str, day: u32) -> Story {
 
 fn commit(store: &Store, source: &str, stories: &[Story], now: DateTime<Utc>) -> CommitCounts {
     let id = SourceId::new(source).unwrap();
+    let state = poll_state(stories);
     store
-        .commit_poll(&id, stories, &poll_state(stories), now)
+        .commit_one(id, stories.to_vec(), state, now)
         .unwrap()
+        .counts
+}
+
+/// A poll of `stories` by `source` for [`Store::commit_group`], prepared by `store`.
+fn poll(store: &Store, source: &str, stories: &[Story], now: DateTime<Utc>) -> PollCommit {
+    PollCommit {
+        source: SourceId::new(source).unwrap(),
+        stories: stories.to_vec(),
+        prepared: store.prepare(stories),
+        state: poll_state(stories),
+        now,
+    }
 }
 
 /// The state a poll of `stories` commits: their keys as the source's current document.
@@ -458,11 +476,25 @@ fn a_story_stored_between_prepare_and_commit_is_merged() {
     assert_eq!(prepared.keys(), &[from_all[0].key(), from_all[1].key()]);
     // The section feed commits the same story first.
     commit(&store, "mk-it", &[story("mk-it", 1, "삼성 회동", 2)], at(2));
-    let id = SourceId::new("mk-all").unwrap();
-    let counts = store
-        .commit_prepared(&id, &from_all, prepared, &SourceState::default(), at(2))
+    let committed = store
+        .commit_group(vec![PollCommit {
+            source: SourceId::new("mk-all").unwrap(),
+            stories: from_all.clone(),
+            prepared,
+            state: SourceState::default(),
+            now: at(2),
+        }])
+        .pop()
+        .unwrap()
         .unwrap();
+    let counts = committed.counts;
     assert_eq!((counts.new, counts.unchanged), (1, 1));
+    assert_eq!(committed.stories, from_all, "the stories are handed back");
+    assert_eq!(
+        (committed.state.last_new, committed.state.last_updated),
+        (1, 0),
+        "the state handed back is the one saved, with this commit's counts"
+    );
     let merged = store.get(&from_all[0].key()).unwrap().unwrap();
     let sources: Vec<&str> = merged.sources.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(sources, ["mk-it", "mk-all"]);
@@ -578,34 +610,31 @@ fn a_group_commit_stores_what_the_same_polls_one_by_one_would() {
     }
     let polls = group_polls();
     let ids: Vec<SourceId> = polls.iter().map(|p| SourceId::new(p.0).unwrap()).collect();
-    let states: Vec<SourceState> = polls.iter().map(|p| poll_state(&p.1)).collect();
 
-    let one_by_one: Vec<CommitCounts> = polls
+    let one_by_one: Vec<Committed> = polls
         .iter()
-        .zip(&ids)
-        .zip(&states)
-        .map(|(((_, stories, now), id), state)| one.commit_poll(id, stories, state, *now).unwrap())
+        .map(|(source, stories, now)| {
+            one.commit_group(vec![poll(&one, source, stories, *now)])
+                .pop()
+                .unwrap()
+                .unwrap()
+        })
         .collect();
-    let grouped: Vec<CommitCounts> = group
+    let grouped: Vec<Committed> = group
         .commit_group(
             polls
                 .iter()
-                .zip(&ids)
-                .zip(&states)
-                .map(|(((_, stories, now), id), state)| PollCommit {
-                    source: id,
-                    stories,
-                    prepared: group.prepare(stories),
-                    state,
-                    now: *now,
-                })
+                .map(|(source, stories, now)| poll(&group, source, stories, *now))
                 .collect(),
         )
         .into_iter()
         .map(Result::unwrap)
         .collect();
-
-    assert_eq!(grouped, one_by_one);
+    let counts = |all: &[Committed]| all.iter().map(|c| c.counts).collect::<Vec<_>>();
+    assert_eq!(counts(&grouped), counts(&one_by_one));
+    let states = |all: &[Committed]| all.iter().map(|c| c.state.clone()).collect::<Vec<_>>();
+    assert_eq!(states(&grouped), states(&one_by_one));
+    let one_by_one = counts(&one_by_one);
     assert_eq!(
         one_by_one
             .iter()
@@ -653,22 +682,9 @@ fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
         story("mk-all", 5, "다섯", 2),
     ];
     let from_it = vec![story("mk-it", 7, "일곱", 2)];
-    let (all_state, it_state) = (poll_state(&from_all), poll_state(&from_it));
     let results = store.commit_group(vec![
-        PollCommit {
-            source: &all,
-            stories: &from_all,
-            prepared: store.prepare(&from_all),
-            state: &all_state,
-            now: at(2),
-        },
-        PollCommit {
-            source: &it,
-            stories: &from_it,
-            prepared: store.prepare(&from_it),
-            state: &it_state,
-            now: at(2),
-        },
+        poll(&store, "mk-all", &from_all, at(2)),
+        poll(&store, "mk-it", &from_it, at(2)),
     ]);
 
     assert!(
@@ -676,7 +692,7 @@ fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
         "{:?}",
         results[0]
     );
-    assert_eq!(results[1].as_ref().unwrap().new, 1);
+    assert_eq!(results[1].as_ref().unwrap().counts.new, 1);
     assert_eq!(titles_for(&store, "mk-it"), ["일곱"]);
     // Nothing of the failed poll was written: not its new story, not its state.
     assert!(store.get(&from_all[1].key()).unwrap().is_none());
@@ -686,7 +702,7 @@ fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
     );
     assert_eq!(
         store.source_state(&it).unwrap().unwrap().current,
-        it_state.current
+        poll_state(&from_it).current
     );
 }
 
