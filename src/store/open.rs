@@ -39,7 +39,8 @@ impl Store {
         }
     }
 
-    fn try_open(options: &StoreOptions) -> Result<Store, StoreError> {
+    /// Opens the store as it is, without recovery: a corrupt one is [`StoreError::Corrupt`].
+    pub(super) fn try_open(options: &StoreOptions) -> Result<Store, StoreError> {
         let shown = options.path.display().to_string();
         let open_err = |reason: String| StoreError::Open {
             path: shown.clone(),
