@@ -258,9 +258,7 @@ fn publish(c: &mut Criterion) {
             ..Default::default()
         };
         let id = SourceId::new(&feed.name).expect("a valid id");
-        store
-            .commit_poll(&id, &stories, &state, at)
-            .expect("committed");
+        store.commit_one(id, stories, state, at).expect("committed");
     }
     let publisher = Publisher::new(config, store);
     let mut group = c.benchmark_group(format!("publish-{}-stories", spec.distinct_stories()));

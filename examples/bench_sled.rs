@@ -11,7 +11,7 @@
 //! Then, each on a fresh store under `OUT_DIR/baseline/` with the cache size of
 //! `OUT_DIR/sosik.toml`, sources in config order, each measure `--runs` times (3) with the
 //! median reported:
-//! - **commit**: `Store::commit_poll` once per source (prepare, decide, encode and one batch
+//! - **commit**: `Store::commit_one` once per source (prepare, decide, encode and one batch
 //!   with the stories and the source state) on one thread, then one flush. The same records
 //!   and layout as a poll: the baseline `sosik poll` is held to (≤ 1.3×);
 //! - **floor_feed_rs**: the commit loop above on one thread while a second thread parses every
@@ -200,32 +200,36 @@ fn beside_feed_rs(
     Ok(())
 }
 
-/// The baseline's work: one `commit_poll` per source, in order, then one flush.
+/// The baseline's work: one `Store::commit_one` per source, in order, then one flush. The
+/// commit takes its stories owned, so each source's are cloned just before (a poll moves its
+/// own), and the stories handed back are freed after the flush, as a poll frees them off the
+/// writer's thread.
 fn commit_all(store: &Store, batches: &[Batch]) -> Result<(), StoreError> {
+    let mut handed_back = Vec::with_capacity(batches.len());
     for (id, stories, at) in batches {
-        store.commit_poll(id, stories, &state_for(stories), *at)?;
+        let committed = store.commit_one(id.clone(), stories.clone(), state_for(stories), *at)?;
+        handed_back.push(committed.stories);
     }
     store.flush_blocking()
 }
 
 /// The baseline's work with the commits grouped: `Store::commit_group` of `group` sources at a
-/// time, in order, each prepared just before, then one flush.
+/// time, in order, each cloned and prepared just before, then one flush.
 fn commit_grouped(store: &Store, batches: &[Batch], group: usize) -> Result<(), StoreError> {
+    let mut handed_back = Vec::with_capacity(batches.len());
     for chunk in batches.chunks(group) {
-        let states: Vec<SourceState> = chunk.iter().map(|(_, s, _)| state_for(s)).collect();
         let polls = chunk
             .iter()
-            .zip(&states)
-            .map(|((source, stories, now), state)| PollCommit {
-                source,
-                stories,
+            .map(|(source, stories, now)| PollCommit {
+                source: source.clone(),
+                stories: stories.clone(),
                 prepared: store.prepare(stories),
-                state,
+                state: state_for(stories),
                 now: *now,
             })
             .collect();
         for result in store.commit_group(polls) {
-            result?;
+            handed_back.push(result?.stories);
         }
     }
     store.flush_blocking()

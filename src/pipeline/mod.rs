@@ -36,13 +36,13 @@ use crate::fetch::{
 use crate::metrics::Metrics;
 use crate::model::{SourceId, SourceState};
 use crate::schedule::{self, Clock, Hints, Limits, Policy};
-use crate::store::Store;
+use crate::store::{PollCommit, Store};
 use crate::workers::Workers;
 
 pub use read::{Document, read_document};
 pub use report::{IngestError, PollOutcome, PollReport};
 
-use self::writer::{Commit, Writer};
+use self::writer::Writer;
 
 /// Everything one poll needs, shared by all polls of a process. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -288,21 +288,21 @@ impl Ingest {
         next.title = doc.title;
         next.current = prepared.keys().to_vec();
         let (items, encoding) = (doc.stories.len(), doc.encoding);
-        let commit = Commit {
+        let commit = PollCommit {
             source: source.id.clone(),
             stories: doc.stories,
             prepared,
             state: next,
             now,
         };
-        let (counts, next, stories) = self.writer.run(commit).await.map_err(worker_error)??;
+        let committed = self.writer.run(commit).await.map_err(worker_error)??;
         // The stories are freed here, off the writer's thread. (Handing them to the CPU
         // workers to free measured slower: glibc's arenas.)
-        drop(stories);
-        *state = next;
+        drop(committed.stories);
+        *state = committed.state;
         Ok(PollOutcome::Stored {
             status: meta.status,
-            counts,
+            counts: committed.counts,
             items,
             encoding,
         })

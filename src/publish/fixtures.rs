@@ -122,5 +122,5 @@ pub(crate) fn commit_titled(
         title: title.map(str::to_owned),
         ..Default::default()
     };
-    store.commit_poll(&id, stories, &state, now).unwrap();
+    store.commit_one(id, stories.to_vec(), state, now).unwrap();
 }

@@ -91,14 +91,15 @@ struct SourceV1 {
     skip_days: u8,
 }
 
-/// Why a stored value could not be read.
+/// Why a stored value could not be read. The texts leave "record" and "unreadable" to
+/// [`super::StoreError::Record`], which says them once.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     /// Written by a newer release, or not ours.
-    #[error("unknown record version {0}")]
+    #[error("its version {0} is unknown")]
     Version(u8),
     /// Bytes that do not decode.
-    #[error("undecodable record: {0}")]
+    #[error("{0}")]
     Decode(String),
 }
 

@@ -381,7 +381,7 @@ async fn retention_runs_when_the_daemon_starts() {
             .collect();
         // None of them is in the source's latest document, so none is protected.
         store
-            .commit_poll(&id, &stories, &SourceState::default(), now)
+            .commit_one(id, stories, SourceState::default(), now)
             .unwrap();
         store.close().unwrap();
     }

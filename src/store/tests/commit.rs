@@ -1,0 +1,324 @@
+//! The commit path: one poll, stories shared between sources, a story stored between
+//! prepare and commit, group commits judged as the same polls one by one, and many commits
+//! beside flushes.
+
+use super::*;
+
+#[test]
+fn a_commit_stores_stories_newest_first_and_the_source_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let counts = commit(
+        &store,
+        "mk",
+        &[story("mk", 1, "old", 1), story("mk", 2, "new", 3)],
+        at(3),
+    );
+    assert_eq!(
+        counts,
+        CommitCounts {
+            new: 2,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    assert_eq!(titles(&store), vec!["new", "old"]);
+    let state = store
+        .source_state(&SourceId::new("mk").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!((state.last_new, state.current.len()), (2, 2));
+}
+
+/// The commit's counts are the store's to write: whatever the state handed in says, the state
+/// saved, and handed back, carries this commit's, and nothing else of it changes.
+#[test]
+fn the_state_saved_carries_the_commits_counts_and_is_handed_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    commit(&store, "mk", &[story("mk", 1, "초안", 1)], at(1));
+    let stories = vec![story("mk", 1, "고친 제목", 1), story("mk", 2, "둘", 2)];
+    let state = SourceState {
+        last_new: 7,
+        last_updated: 7,
+        title: Some("매일경제".into()),
+        ..poll_state(&stories)
+    };
+    let id = SourceId::new("mk").unwrap();
+    let committed = store
+        .commit_one(id.clone(), stories.clone(), state.clone(), at(2))
+        .unwrap();
+    assert_eq!(committed.source, id);
+    assert_eq!(
+        (committed.state.last_new, committed.state.last_updated),
+        (1, 1)
+    );
+    let expected = SourceState {
+        last_new: 1,
+        last_updated: 1,
+        ..state
+    };
+    assert_eq!(committed.state, expected);
+    assert_eq!(store.source_state(&id).unwrap(), Some(expected));
+    assert_eq!(committed.stories, stories, "the stories are handed back");
+}
+
+#[test]
+fn edits_update_in_place_and_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        commit(&store, "mk", &[story("mk", 1, "초안", 1)], at(1));
+        let counts = commit(&store, "mk", &[story("mk", 1, "고친 제목", 1)], at(2));
+        assert_eq!(counts.updated, 1);
+        store.flush_blocking().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(titles(&store), vec!["고친 제목"]);
+    assert_eq!(store.len(), 1);
+    let s = store.get(&story("mk", 1, "", 1).key()).unwrap().unwrap();
+    assert_eq!((s.first_seen, s.updated), (at(1), at(2)));
+}
+
+#[test]
+fn one_story_from_two_sources_is_stored_once_and_listed_for_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    commit(&store, "mk-all", &[story("mk-all", 1, "a", 1)], at(1));
+    let counts = commit(&store, "mk-it", &[story("mk-it", 1, "a", 1)], at(1));
+    assert_eq!(
+        counts,
+        CommitCounts {
+            new: 0,
+            updated: 0,
+            unchanged: 1
+        }
+    );
+    assert_eq!(store.len(), 1);
+    for source in ["mk-all", "mk-it"] {
+        assert_eq!(titles_for(&store, source).len(), 1, "{source}");
+    }
+    assert_eq!(
+        store.newest().count(),
+        1,
+        "the time index holds one entry per story"
+    );
+}
+
+/// A pipeline prepares (encodes new stories) away from the writer; a story another source
+/// stores in between is still merged, not overwritten by the record prepared as new.
+#[test]
+fn a_story_stored_between_prepare_and_commit_is_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let from_all = vec![
+        story("mk-all", 1, "삼성 회동", 2),
+        story("mk-all", 2, "둘", 2),
+    ];
+    let prepared = store.prepare(&from_all);
+    assert_eq!(prepared.keys(), &[from_all[0].key(), from_all[1].key()]);
+    // The section feed commits the same story first.
+    commit(&store, "mk-it", &[story("mk-it", 1, "삼성 회동", 2)], at(2));
+    let committed = store
+        .commit_group(vec![PollCommit {
+            source: SourceId::new("mk-all").unwrap(),
+            stories: from_all.clone(),
+            prepared,
+            state: SourceState::default(),
+            now: at(2),
+        }])
+        .pop()
+        .unwrap()
+        .unwrap();
+    let counts = committed.counts;
+    assert_eq!((counts.new, counts.unchanged), (1, 1));
+    assert_eq!(committed.stories, from_all, "the stories are handed back");
+    assert_eq!(
+        (committed.state.last_new, committed.state.last_updated),
+        (1, 0),
+        "the state handed back is the one saved, with this commit's counts"
+    );
+    let merged = store.get(&from_all[0].key()).unwrap().unwrap();
+    let sources: Vec<&str> = merged.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(sources, ["mk-it", "mk-all"]);
+    // Merged from the record's header: the body is the one stored.
+    assert_eq!(merged.title, "삼성 회동");
+    assert_eq!(merged.link, from_all[0].link);
+    assert_eq!(store.len(), 2);
+}
+
+/// The polls of the group tests: two sources sharing stories, a story edited by its source
+/// between two polls of one group, and a story stored before the group.
+fn group_polls() -> Vec<(&'static str, Vec<Story>, DateTime<Utc>)> {
+    let mut edited = story("mk-all", 3, "셋 (수정)", 3);
+    edited.summary = Some("<p>고침</p>".into());
+    edited.sources[0].fingerprint = edited.fingerprint();
+    vec![
+        (
+            "mk-all",
+            vec![story("mk-all", 1, "하나", 2), story("mk-all", 3, "셋", 2)],
+            at(3),
+        ),
+        (
+            "mk-it",
+            vec![story("mk-it", 1, "하나", 2), story("mk-it", 2, "둘", 2)],
+            at(3),
+        ),
+        ("mk-all", vec![edited, story("mk-all", 0, "영", 1)], at(4)),
+        ("hankyung", vec![story("hankyung", 2, "둘", 2)], at(4)),
+    ]
+}
+
+#[test]
+fn a_group_commit_stores_what_the_same_polls_one_by_one_would() {
+    let (one_dir, group_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (one, group) = (open(one_dir.path()), open(group_dir.path()));
+    let before = story("mk-all", 0, "영", 1);
+    for store in [&one, &group] {
+        commit(store, "mk-all", std::slice::from_ref(&before), at(1));
+    }
+    let polls = group_polls();
+    let ids: Vec<SourceId> = polls.iter().map(|p| SourceId::new(p.0).unwrap()).collect();
+
+    let one_by_one: Vec<Committed> = polls
+        .iter()
+        .map(|(source, stories, now)| {
+            one.commit_group(vec![poll(&one, source, stories, *now)])
+                .pop()
+                .unwrap()
+                .unwrap()
+        })
+        .collect();
+    let grouped: Vec<Committed> = group
+        .commit_group(
+            polls
+                .iter()
+                .map(|(source, stories, now)| poll(&group, source, stories, *now))
+                .collect(),
+        )
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let counts = |all: &[Committed]| all.iter().map(|c| c.counts).collect::<Vec<_>>();
+    assert_eq!(counts(&grouped), counts(&one_by_one));
+    let states = |all: &[Committed]| all.iter().map(|c| c.state.clone()).collect::<Vec<_>>();
+    assert_eq!(states(&grouped), states(&one_by_one));
+    let one_by_one = counts(&one_by_one);
+    assert_eq!(
+        one_by_one
+            .iter()
+            .map(|c| (c.new, c.updated, c.unchanged))
+            .collect::<Vec<_>>(),
+        [(2, 0, 0), (1, 0, 1), (0, 1, 1), (0, 0, 1)],
+        "the polls exercise new, shared, edited and already stored stories"
+    );
+    assert_eq!(contents(&group), contents(&one));
+    let shared = group.get(&story("x", 2, "", 1).key()).unwrap().unwrap();
+    let sources: Vec<&str> = shared.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(sources, ["mk-it", "hankyung"]);
+    for id in &ids {
+        assert_eq!(
+            group.source_state(id).unwrap(),
+            one.source_state(id).unwrap(),
+            "{id}"
+        );
+    }
+    // And both read back the same after a reopen (the index came from the same writes).
+    drop((one, group));
+    let (one, group) = (open(one_dir.path()), open(group_dir.path()));
+    assert_eq!(contents(&group), contents(&one));
+    assert_eq!(titles(&group), titles(&one));
+}
+
+#[test]
+fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let garbled = story("mk-all", 1, "하나", 1);
+    commit(&store, "mk-all", std::slice::from_ref(&garbled), at(1));
+    let first_seen = store.read_index().first_seen(&garbled.key()).unwrap();
+    store
+        .data
+        .insert(story_key(&garbled.key(), first_seen), &b"\x03garbage"[..])
+        .unwrap();
+
+    let (all, it) = (
+        SourceId::new("mk-all").unwrap(),
+        SourceId::new("mk-it").unwrap(),
+    );
+    let from_all = vec![
+        story("mk-all", 1, "하나 (수정)", 1),
+        story("mk-all", 5, "다섯", 2),
+    ];
+    let from_it = vec![story("mk-it", 7, "일곱", 2)];
+    let results = store.commit_group(vec![
+        poll(&store, "mk-all", &from_all, at(2)),
+        poll(&store, "mk-it", &from_it, at(2)),
+    ]);
+
+    assert!(
+        matches!(&results[0], Err(StoreError::Record(_))),
+        "{:?}",
+        results[0]
+    );
+    assert_eq!(results[1].as_ref().unwrap().counts.new, 1);
+    assert_eq!(titles_for(&store, "mk-it"), ["일곱"]);
+    // Nothing of the failed poll was written: not its new story, not its state.
+    assert!(store.get(&from_all[1].key()).unwrap().is_none());
+    assert_eq!(
+        store.source_state(&all).unwrap().unwrap().current,
+        [garbled.key()]
+    );
+    assert_eq!(
+        store.source_state(&it).unwrap().unwrap().current,
+        poll_state(&from_it).current
+    );
+}
+
+/// Two sled 0.34 deadlocks hung `sosik poll` over a few hundred sources: `flush_async` runs on
+/// sled's own 7 IO threads, and once they all hold a flush waiting for a write queued behind
+/// them every flush waits forever (sled #1308, #1241); and a flush holds a read guard of sled's
+/// concurrency lock while it waits for those threads, so a write queued for the write guard
+/// blocks every new reader. Hundreds of polls committing, capping and flushing at once must
+/// all finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_commits_and_flushes_never_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut polls = tokio::task::JoinSet::new();
+    for source in 0..300u32 {
+        let store = store.clone();
+        polls.spawn(async move {
+            let id = format!("s{source}");
+            let stories: Vec<Story> = (0..20)
+                .map(|n| story(&id, source * 100 + n, "t", 1 + n % 20))
+                .collect();
+            let committed = store.clone();
+            tokio::task::spawn_blocking(move || {
+                commit(&committed, &id, &stories, at(21));
+                let protect = stories.iter().map(Story::key).collect();
+                committed
+                    .enforce_cap(&SourceId::new(&id).unwrap(), 10, &protect)
+                    .unwrap();
+            })
+            .await
+            .unwrap();
+            store.flush().await.unwrap();
+        });
+    }
+    let all = async {
+        while let Some(poll) = polls.join_next().await {
+            poll.unwrap();
+        }
+    };
+    // A hang guard: the whole thing takes about a second.
+    if tokio::time::timeout(std::time::Duration::from_secs(60), all)
+        .await
+        .is_err()
+    {
+        // Dropping the last handle would flush, and hang in the same deadlock.
+        std::mem::forget(store);
+        panic!("commits and flushes deadlocked");
+    }
+    assert_eq!(store.len(), 300 * 20);
+}
