@@ -64,18 +64,7 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let metrics = Arc::new(Metrics::new());
     seed_source_metrics(&config, &store, &metrics);
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
-    // The start-up retention pass, here rather than on a pool thread: its scratch (every
-    // source's state, the protected keys) then lands in the same allocator arena as the index
-    // snapshot's, freed together and given back below, instead of fragmenting a second arena
-    // around the store pages read meanwhile (~5 MiB an idle daemon would carry).
-    tokio::task::block_in_place(|| {
-        let pass = std::panic::AssertUnwindSafe(|| retain(&ingest, None));
-        if let Err(panic) = std::panic::catch_unwind(pass) {
-            let message = crate::panic_message(&*panic);
-            tracing::error!(error = %message, "retention panicked");
-        }
-    });
-    release_freed_memory();
+    startup_retention(&ingest);
     let panics = metrics
         .fetches
         .get_or_create(&crate::metrics::OutcomeLabels {
@@ -86,25 +75,13 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let shutdown = CancellationToken::new();
     tokio::spawn(signals.watch(shutdown.clone()));
 
-    let addr = config.server.listen;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| AppError::Server {
-            addr: addr.to_string(),
-            reason: e.to_string(),
-        })?;
     let http_stop = CancellationToken::new();
-    let router = serve::router(serve::AppState::new(publisher.clone(), metrics));
-    let server = tokio::spawn(serve::serve(
-        listener,
-        router,
-        http_stop.clone().cancelled_owned(),
-    ));
+    let server = start_http(&config, &publisher, metrics, &http_stop).await?;
     tracing::info!(
         sources = config.sources.len(),
         outputs = config.outputs.len(),
         store = %config.store.path.display(),
-        listen = %addr,
+        listen = %config.server.listen,
         "sosik started"
     );
 
@@ -156,6 +133,43 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     store.close()?;
     tracing::info!("sosik stopped");
     Ok(())
+}
+
+/// The start-up retention pass, on this thread rather than a pool thread: its scratch (every
+/// source's state, the protected keys) then lands in the same allocator arena as the index
+/// snapshot's, freed together and given back here, instead of fragmenting a second arena
+/// around the store pages read meanwhile. Its own panic boundary: a panic is logged.
+fn startup_retention(ingest: &Ingest) {
+    tokio::task::block_in_place(|| {
+        let pass = std::panic::AssertUnwindSafe(|| retain(ingest, None));
+        if let Err(panic) = std::panic::catch_unwind(pass) {
+            let message = crate::panic_message(&*panic);
+            tracing::error!(error = %message, "retention panicked");
+        }
+    });
+    release_freed_memory();
+}
+
+/// Binds `server.listen` and serves HTTP until `stop`.
+async fn start_http(
+    config: &Config,
+    publisher: &Publisher,
+    metrics: Arc<Metrics>,
+    stop: &CancellationToken,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, AppError> {
+    let addr = config.server.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AppError::Server {
+            addr: addr.to_string(),
+            reason: e.to_string(),
+        })?;
+    let router = serve::router(serve::AppState::new(publisher.clone(), metrics));
+    Ok(tokio::spawn(serve::serve(
+        listener,
+        router,
+        stop.clone().cancelled_owned(),
+    )))
 }
 
 /// When each configured source is first due: its persisted next poll, so a restart neither

@@ -8,7 +8,6 @@
 //! the lists cannot drift from the structs).
 
 use std::collections::BTreeMap;
-use std::ops::Range;
 
 use serde::Deserialize;
 use serde::de::{self, Visitor};
@@ -71,47 +70,25 @@ pub(super) fn scan_file(path: &str, text: &str) -> Result<FileKeys, Vec<Problem>
             message: format!("is not valid TOML: {}", e.message().trim_end()),
         }]
     })?;
-    let mut lines = BTreeMap::new();
-    let mut unknown: Vec<(usize, Problem)> = Vec::new();
-    let at = |span: Option<Range<usize>>| span.map_or(0, |s| s.start);
-    let mut report = |offset: usize, key: String, message: String| {
-        let problem = Problem {
-            origin: Origin::File {
-                path: path.to_owned(),
-                line: Some(line_of(text, offset)),
-            },
-            key,
-            message,
-        };
-        unknown.push((offset, problem));
+    let mut scan = Scan {
+        path,
+        text,
+        lines: BTreeMap::new(),
+        unknown: Vec::new(),
     };
     let root = doc.as_table();
-    for (name, item) in root.iter() {
-        let offset = at(root.key(name).and_then(|k| k.span()));
-        lines.insert(name.to_owned(), line_of(text, offset));
+    for (name, offset) in keys_of(root) {
+        scan.seen(name.to_owned(), offset);
         let Some(shape) = shape(name) else {
-            report(
-                offset,
-                name.to_owned(),
-                unknown_message(name, TOP, "the file"),
-            );
+            scan.unknown(offset, name.to_owned(), unknown_message(name, TOP, "the file"));
             continue;
         };
         // A value of the wrong type is the `config` crate's error to report, with its type.
-        let Some(table) = item.as_table_like() else {
+        let Some(table) = root.get(name).and_then(Item::as_table_like) else {
             continue;
         };
         match shape {
-            Shape::Table(fields) => {
-                let what = format!("[{name}]");
-                for (key, offset) in keys_of(table) {
-                    let dotted = format!("{name}.{key}");
-                    lines.insert(dotted.clone(), line_of(text, offset));
-                    if !fields.contains(&key) {
-                        report(offset, dotted, unknown_message(key, fields, &what));
-                    }
-                }
-            }
+            Shape::Table(fields) => scan.table(name, table, fields, &format!("[{name}]")),
             Shape::Tables(fields) => {
                 let what = if name == "sources" {
                     "a source"
@@ -119,26 +96,59 @@ pub(super) fn scan_file(path: &str, text: &str) -> Result<FileKeys, Vec<Problem>
                     "an output"
                 };
                 for (id, offset) in keys_of(table) {
-                    lines.insert(format!("{name}.{id}"), line_of(text, offset));
-                    let Some(entry) = table.get(id).and_then(Item::as_table_like) else {
-                        continue;
-                    };
-                    for (key, offset) in keys_of(entry) {
-                        let dotted = format!("{name}.{id}.{key}");
-                        lines.insert(dotted.clone(), line_of(text, offset));
-                        if !fields.contains(&key) {
-                            report(offset, dotted, unknown_message(key, fields, what));
-                        }
+                    let prefix = format!("{name}.{id}");
+                    scan.seen(prefix.clone(), offset);
+                    if let Some(entry) = table.get(id).and_then(Item::as_table_like) {
+                        scan.table(&prefix, entry, fields, what);
                     }
                 }
             }
         }
     }
-    if unknown.is_empty() {
-        return Ok(FileKeys { lines });
+    if scan.unknown.is_empty() {
+        return Ok(FileKeys { lines: scan.lines });
     }
-    unknown.sort_by_key(|(offset, _)| *offset);
-    Err(unknown.into_iter().map(|(_, p)| p).collect())
+    scan.unknown.sort_by_key(|(offset, _)| *offset);
+    Err(scan.unknown.into_iter().map(|(_, p)| p).collect())
+}
+
+/// What a walk over the file has found: each key's line, and the unknown keys with the offset
+/// they are written at.
+struct Scan<'a> {
+    path: &'a str,
+    text: &'a str,
+    lines: BTreeMap<String, usize>,
+    unknown: Vec<(usize, Problem)>,
+}
+
+impl Scan<'_> {
+    fn seen(&mut self, key: String, offset: usize) {
+        self.lines.insert(key, line_of(self.text, offset));
+    }
+
+    fn unknown(&mut self, offset: usize, key: String, message: String) {
+        let origin = Origin::File {
+            path: self.path.to_owned(),
+            line: Some(line_of(self.text, offset)),
+        };
+        let problem = Problem {
+            origin,
+            key,
+            message,
+        };
+        self.unknown.push((offset, problem));
+    }
+
+    /// The keys of `table` (at `prefix`), each one of `fields`; `what` names the table.
+    fn table(&mut self, prefix: &str, table: &dyn TableLike, fields: &[&str], what: &str) {
+        for (key, offset) in keys_of(table) {
+            let dotted = format!("{prefix}.{key}");
+            self.seen(dotted.clone(), offset);
+            if !fields.contains(&key) {
+                self.unknown(offset, dotted, unknown_message(key, fields, what));
+            }
+        }
+    }
 }
 
 /// The top-level names.
