@@ -80,7 +80,11 @@ pub(super) fn scan_file(path: &str, text: &str) -> Result<FileKeys, Vec<Problem>
     for (name, offset) in keys_of(root) {
         scan.seen(name.to_owned(), offset);
         let Some(shape) = shape(name) else {
-            scan.unknown(offset, name.to_owned(), unknown_message(name, TOP, "the file"));
+            scan.unknown(
+                offset,
+                name.to_owned(),
+                unknown_message(name, TOP, "the file"),
+            );
             continue;
         };
         // A value of the wrong type is the `config` crate's error to report, with its type.

@@ -53,10 +53,8 @@ pub async fn run<R, F, Fut>(
     F: Fn(usize) -> Fut,
     Fut: Future<Output = R> + Send + 'static,
 {
-    let mut queue: BTreeSet<(DateTime<Utc>, usize)> = due
-        .iter()
-        .enumerate()
-        .filter_map(|(i, at)| at.map(|at| (at, i)))
+    let mut queue: BTreeSet<(DateTime<Utc>, usize)> = (due.into_iter().enumerate())
+        .filter_map(|(i, at)| Some((at?, i)))
         .collect();
     let mut running: JoinSet<R> = JoinSet::new();
     // Which source each running task polls.
@@ -93,18 +91,13 @@ pub async fn run<R, F, Fut>(
                 let Some((i, result)) = finished(done, &mut polling) else {
                     continue;
                 };
-                match &result {
-                    Ok(report) => {
-                        on_done(i, Ok(report));
-                        if let Some(at) = report.next_poll() {
-                            queue.insert((at, i));
-                        }
-                    }
-                    Err(message) => {
-                        on_done(i, Err(message));
-                        let at = clock.now() + chrono::Duration::from_std(retry_after_panic).unwrap_or(chrono::Duration::MAX);
-                        queue.insert((at, i));
-                    }
+                on_done(i, result.as_ref().map_err(String::as_str));
+                let next = match &result {
+                    Ok(report) => report.next_poll(),
+                    Err(_) => Some(clock.now() + chrono::Duration::from_std(retry_after_panic).unwrap_or(chrono::Duration::MAX)),
+                };
+                if let Some(at) = next {
+                    queue.insert((at, i));
                 }
             }
         }
@@ -112,10 +105,7 @@ pub async fn run<R, F, Fut>(
     let drain = async {
         while let Some(done) = running.join_next_with_id().await {
             if let Some((i, result)) = finished(done, &mut polling) {
-                match &result {
-                    Ok(report) => on_done(i, Ok(report)),
-                    Err(message) => on_done(i, Err(message)),
-                }
+                on_done(i, result.as_ref().map_err(String::as_str));
             }
         }
     };
