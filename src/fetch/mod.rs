@@ -182,50 +182,13 @@ impl Fetcher {
         start: &Url,
         req: &FetchRequest,
     ) -> Result<FetchOutcome, FetchError> {
-        let mut url = start.clone();
-        let mut all_permanent = true;
-        let mut redirects = 0;
-        let response = loop {
-            let mut builder = self.client.get(url.clone());
-            if let Some(etag) = &req.etag {
-                builder = builder.header(header::IF_NONE_MATCH, etag);
-            }
-            if let Some(lm) = &req.last_modified {
-                builder = builder.header(header::IF_MODIFIED_SINCE, lm);
-            }
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| FetchError::from_reqwest(&e, self.settings.timeout))?;
-            let status = response.status();
-            if !status.is_redirection() || status == reqwest::StatusCode::NOT_MODIFIED {
-                break response;
-            }
-            redirects += 1;
-            if redirects > MAX_REDIRECTS {
-                return Err(FetchError::TooManyRedirects(MAX_REDIRECTS));
-            }
-            let location = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(FetchError::RedirectWithoutLocation(status.as_u16()))?;
-            let next = url
-                .join(location.trim())
-                .map_err(|_| FetchError::BadRedirect(location.to_owned()))?;
-            if !matches!(next.scheme(), "http" | "https") {
-                return Err(FetchError::BadRedirect(next.to_string()));
-            }
-            all_permanent &= matches!(status.as_u16(), 301 | 308);
-            url = next;
-        };
-
+        let (response, url, moved) = self.follow_redirects(start, req).await?;
         let status = response.status();
         let headers = response.headers();
         let meta = ResponseMeta {
             status: status.as_u16(),
-            moved_to: (redirects > 0 && all_permanent).then(|| url.clone()),
-            final_url: Some(url.clone()),
+            moved_to: moved.then(|| url.clone()),
+            final_url: Some(url),
             etag: header_text(headers, header::ETAG),
             last_modified: header_text(headers, header::LAST_MODIFIED),
             cache: cache_hints(headers),
@@ -245,8 +208,67 @@ impl Fetcher {
             });
         }
         let content_type = header_text(headers, header::CONTENT_TYPE);
+        Ok(FetchOutcome::Fetched(Fetched {
+            body: self.read_body(response).await?,
+            content_type,
+            meta,
+        }))
+    }
+
+    /// GETs `start` with the request's validators, following at most [`MAX_REDIRECTS`]
+    /// redirects to http(s) URLs: the final response, its URL, and whether every redirect on
+    /// the way was permanent (301/308) and there was at least one.
+    async fn follow_redirects(
+        &self,
+        start: &Url,
+        req: &FetchRequest,
+    ) -> Result<(reqwest::Response, Url, bool), FetchError> {
+        let mut url = start.clone();
+        let mut all_permanent = true;
+        let mut redirects = 0;
+        loop {
+            let mut builder = self.client.get(url.clone());
+            if let Some(etag) = &req.etag {
+                builder = builder.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &req.last_modified {
+                builder = builder.header(header::IF_MODIFIED_SINCE, lm);
+            }
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| FetchError::from_reqwest(&e, self.settings.timeout))?;
+            let status = response.status();
+            if !status.is_redirection() || status == reqwest::StatusCode::NOT_MODIFIED {
+                return Ok((response, url, redirects > 0 && all_permanent));
+            }
+            redirects += 1;
+            if redirects > MAX_REDIRECTS {
+                return Err(FetchError::TooManyRedirects(MAX_REDIRECTS));
+            }
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or(FetchError::RedirectWithoutLocation(status.as_u16()))?;
+            let next = url
+                .join(location.trim())
+                .map_err(|_| FetchError::BadRedirect(location.to_owned()))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::BadRedirect(next.to_string()));
+            }
+            all_permanent &= matches!(status.as_u16(), 301 | 308);
+            url = next;
+        }
+    }
+
+    /// The body, streamed and counted after decompression: never more than
+    /// `max_body_bytes` is buffered.
+    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
         let max = self.settings.max_body_bytes;
-        if response.content_length().is_some_and(|len| len > max) && !is_compressed(headers) {
+        if response.content_length().is_some_and(|len| len > max)
+            && !is_compressed(response.headers())
+        {
             return Err(FetchError::TooLarge(max));
         }
         let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(max) as usize);
@@ -258,11 +280,7 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(FetchOutcome::Fetched(Fetched {
-            body,
-            content_type,
-            meta,
-        }))
+        Ok(body)
     }
 }
 
@@ -311,189 +329,4 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Thu, 01 Jan 2026 00:10:00 GMT", now),
-            Some(Duration::from_secs(600))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 31 Dec 2025 00:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-    }
-
-    #[test]
-    fn cache_hints_read_max_age_among_other_directives() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=1800, must-revalidate"),
-        );
-        h.insert(
-            header::EXPIRES,
-            HeaderValue::from_static("Thu, 01 Jan 2026 00:10:00 GMT"),
-        );
-        let hints = cache_hints(&h);
-        assert_eq!(hints.max_age, Some(Duration::from_secs(1800)));
-        assert_eq!(
-            hints.expires.unwrap().to_rfc3339(),
-            "2026-01-01T00:10:00+00:00"
-        );
-    }
-
-    #[test]
-    fn a_429_sentence_says_how_long_the_server_asked_to_wait() {
-        let status = |status, reason: &str, retry_after| FetchError::Status {
-            status,
-            reason: reason.into(),
-            retry_after,
-        };
-        assert_eq!(
-            status(429, "Too Many Requests", Some(Duration::from_secs(3600))).to_string(),
-            "the server answered 429 Too Many Requests and asked to retry after 1h (Retry-After)"
-        );
-        // A date-based Retry-After leaves a fraction of a second: not worth a word.
-        assert_eq!(
-            status(
-                503,
-                "Service Unavailable",
-                Some(Duration::from_millis(599_700))
-            )
-            .to_string(),
-            "the server answered 503 Service Unavailable and asked to retry after 9m 59s (Retry-After)"
-        );
-        assert_eq!(
-            status(500, "Internal Server Error", None).to_string(),
-            "the server answered 500 Internal Server Error"
-        );
-    }
-
-    /// A loopback server that reads a request head, sends `answer`, and then holds the
-    /// connection open.
-    async fn holding_server(answer: &'static [u8]) -> Url {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let mut held = Vec::new();
-            // Bounded: the tests here make at most a few connections.
-            for _ in 0..4 {
-                let Ok((mut socket, _)) = listener.accept().await else {
-                    return;
-                };
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let _ = socket.write_all(answer).await;
-                held.push(socket);
-            }
-        });
-        Url::parse(&format!("http://{addr}/feed")).unwrap()
-    }
-
-    fn fetcher(timeout: Duration) -> Fetcher {
-        Fetcher::new(FetchSettings {
-            timeout,
-            max_body_bytes: 1 << 20,
-            user_agent: "sosik-test".into(),
-        })
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn reqwest_timeouts_read_as_the_poll_timeout() {
-        let limit = Duration::from_millis(200);
-        // Headers, then a body that stalls: reqwest's own timer or ours may fire first.
-        let url = holding_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n<").await;
-        let err = fetcher(limit)
-            .fetch(&FetchRequest {
-                url: Some(url.clone()),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(err.to_string(), "timed out after 200ms");
-        // reqwest's timer alone, as it fired for a trickling server in the hostile test.
-        let client = reqwest::Client::builder().timeout(limit).build().unwrap();
-        let err = client
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap_err();
-        assert!(err.is_timeout());
-        assert_eq!(
-            FetchError::from_reqwest(&err, limit).to_string(),
-            "timed out after 200ms"
-        );
-    }
-
-    #[tokio::test]
-    async fn an_answer_that_is_not_http_is_named_so() {
-        let url = holding_server(b"\x00\x9f\xffGARBAGE garbage\r\n\r\n").await;
-        let err = fetcher(Duration::from_secs(5))
-            .fetch(&FetchRequest {
-                url: Some(url),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
-        assert!(matches!(err, FetchError::NotHttp(_)), "{err:?}");
-        assert!(
-            err.to_string()
-                .starts_with("the server's answer is not HTTP ("),
-            "{err}"
-        );
-    }
-
-    #[tokio::test]
-    async fn files_are_read_whole_up_to_the_body_limit_and_a_missing_one_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let fetch = |name: &str| {
-            let url = Url::from_file_path(dir.path().join(name)).unwrap();
-            async move {
-                fetcher(Duration::from_secs(5))
-                    .fetch(&FetchRequest {
-                        url: Some(url),
-                        ..Default::default()
-                    })
-                    .await
-            }
-        };
-        // 1 MiB is the limit: exactly that much is read, one byte more is refused.
-        let at_limit: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
-        std::fs::write(dir.path().join("full.xml"), &at_limit).unwrap();
-        match fetch("full.xml").await.unwrap() {
-            FetchOutcome::Fetched(f) => {
-                assert!(f.body == at_limit, "the body differs from the file");
-                assert_eq!(f.meta.status, 200);
-            }
-            other => panic!("{other:?}"),
-        }
-        std::fs::write(dir.path().join("over.xml"), vec![b' '; (1 << 20) + 1]).unwrap();
-        let err = fetch("over.xml").await.unwrap_err();
-        assert!(matches!(err, FetchError::TooLarge(_)), "{err:?}");
-        let err = fetch("gone.xml").await.unwrap_err();
-        assert!(err.to_string().contains("gone.xml"), "{err}");
-        assert!(matches!(err, FetchError::File { .. }), "{err:?}");
-    }
-}
+mod tests;
