@@ -86,33 +86,57 @@ pub fn normalize(parsed: &Parsed, ctx: &Context) -> Normalized {
         })
         .collect();
 
-    // A link names one story only if no other item in this document uses it.
-    let identities: Vec<Identity> = {
-        let mut link_counts: HashMap<&str, usize> = HashMap::new();
-        for d in &drafts {
-            if let Some(link) = &d.story_link {
-                *link_counts.entry(link.as_str()).or_default() += 1;
-            }
+    let identities = identities(&drafts, ctx);
+    let (mut stories, duplicates) = unique_stories(drafts, identities, ctx);
+    keep_newest(&mut stories, ctx.max_items);
+
+    Normalized {
+        title: feed
+            .title
+            .as_ref()
+            .map(plain_text)
+            .filter(|t| !t.is_empty()),
+        link: channel_link,
+        stories,
+        duplicates,
+    }
+}
+
+/// Each draft's identity: its link when no other item in this document uses it, else its guid
+/// (scoped to the source), else a digest of its title and summary.
+fn identities(drafts: &[Draft], ctx: &Context) -> Vec<Identity> {
+    let mut link_counts: HashMap<&str, usize> = HashMap::new();
+    for d in drafts {
+        if let Some(link) = &d.story_link {
+            *link_counts.entry(link.as_str()).or_default() += 1;
         }
-        drafts
-            .iter()
-            .map(|d| match &d.story_link {
-                Some(link) if link_counts[link.as_str()] == 1 => Identity::Link(link.clone()),
-                _ if !d.guid.is_empty() => Identity::Guid {
-                    source: ctx.source.clone(),
-                    guid: d.guid.clone(),
-                },
-                _ => Identity::Content {
-                    source: ctx.source.clone(),
-                    digest: content_digest(&d.story.title, d.story.summary.as_deref()),
-                },
-            })
-            .collect()
-    };
+    }
+    drafts
+        .iter()
+        .map(|d| match &d.story_link {
+            Some(link) if link_counts[link.as_str()] == 1 => Identity::Link(link.clone()),
+            _ if !d.guid.is_empty() => Identity::Guid {
+                source: ctx.source.clone(),
+                guid: d.guid.clone(),
+            },
+            _ => Identity::Content {
+                source: ctx.source.clone(),
+                digest: content_digest(&d.story.title, d.story.summary.as_deref()),
+            },
+        })
+        .collect()
+}
+
+/// The drafts as stories of this source, each identity once (the first item wins); and how
+/// many items were dropped as duplicates. Drafts are moved into stories, not cloned.
+fn unique_stories(
+    drafts: Vec<Draft>,
+    identities: Vec<Identity>,
+    ctx: &Context,
+) -> (Vec<Story>, usize) {
     let mut seen = HashSet::new();
     let mut duplicates = 0;
     let mut stories = Vec::with_capacity(drafts.len());
-    // Drafts are moved into stories, not cloned.
     for (d, identity) in drafts.into_iter().zip(identities) {
         if !seen.insert(identity.key()) {
             duplicates += 1;
@@ -126,28 +150,22 @@ pub fn normalize(parsed: &Parsed, ctx: &Context) -> Normalized {
         }];
         stories.push(story);
     }
-    if stories.len() > ctx.max_items {
-        // Keep the newest; a stable sort keeps document order among equal dates.
-        let mut order: Vec<usize> = (0..stories.len()).collect();
-        order.sort_by(|a, b| stories[*b].published.cmp(&stories[*a].published));
-        let keep: HashSet<usize> = order.into_iter().take(ctx.max_items).collect();
-        let mut i = 0;
-        stories.retain(|_| {
-            i += 1;
-            keep.contains(&(i - 1))
-        });
-    }
+    (stories, duplicates)
+}
 
-    Normalized {
-        title: feed
-            .title
-            .as_ref()
-            .map(plain_text)
-            .filter(|t| !t.is_empty()),
-        link: channel_link,
-        stories,
-        duplicates,
+/// Keeps the newest `max` stories; a stable sort keeps document order among equal dates.
+fn keep_newest(stories: &mut Vec<Story>, max: usize) {
+    if stories.len() <= max {
+        return;
     }
+    let mut order: Vec<usize> = (0..stories.len()).collect();
+    order.sort_by(|a, b| stories[*b].published.cmp(&stories[*a].published));
+    let keep: HashSet<usize> = order.into_iter().take(max).collect();
+    let mut i = 0;
+    stories.retain(|_| {
+        i += 1;
+        keep.contains(&(i - 1))
+    });
 }
 
 /// One item before identity is settled (which needs the whole document).
