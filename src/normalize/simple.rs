@@ -180,16 +180,41 @@ fn tag<'a>(
     }
     out.push('<');
     out.push_str(element);
+    rest = attributes(rest, element, out, base)?;
+    if element == "a" {
+        out.push_str(" rel=\"noopener noreferrer\"");
+    }
+    out.push('>');
+    if element == "pre" && rest.starts_with(['\n', '\r']) {
+        // A parser drops a newline right after `<pre>`.
+        return None;
+    }
+    if !VOID.contains(&element) {
+        if open.len() == MAX_DEPTH {
+            return None;
+        }
+        open.push(element);
+    }
+    Some(rest)
+}
+
+/// Reads the attributes of an opening `element` tag up to its `>` or `/>`, writes those kept
+/// (URLs made absolute against `base`) to `out`, and returns what follows the tag.
+#[inline]
+fn attributes<'a>(
+    mut rest: &'a str,
+    element: &str,
+    out: &mut String,
+    base: Option<&Url>,
+) -> Option<&'a str> {
     let mut seen: Vec<&str> = Vec::new();
     loop {
         let trimmed = rest.trim_start_matches(is_space);
         if let Some(after) = trimmed.strip_prefix('>') {
-            rest = after;
-            break;
+            return Some(after);
         }
         if let Some(after) = trimmed.strip_prefix("/>") {
-            rest = after;
-            break;
+            return Some(after);
         }
         // Attributes are separated by whitespace.
         if trimmed.len() == rest.len() {
@@ -217,21 +242,6 @@ fn tag<'a>(
         }
         rest = after;
     }
-    if element == "a" {
-        out.push_str(" rel=\"noopener noreferrer\"");
-    }
-    out.push('>');
-    if element == "pre" && rest.starts_with(['\n', '\r']) {
-        // A parser drops a newline right after `<pre>`.
-        return None;
-    }
-    if !VOID.contains(&element) {
-        if open.len() == MAX_DEPTH {
-            return None;
-        }
-        open.push(element);
-    }
-    Some(rest)
 }
 
 /// Whether an HTML parser would close or move elements when `element` opens inside `open`
