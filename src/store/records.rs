@@ -16,6 +16,19 @@ fn versioned(bytes: &[u8], expected: u8) -> Result<&[u8], RecordError> {
     }
 }
 
+/// `record` as a value: its version byte, then its postcard encoding.
+fn with_version(version: u8, record: &impl Serialize) -> Vec<u8> {
+    let mut out = vec![version];
+    out.extend(postcard::to_stdvec(record).expect("a record of plain fields always serializes"));
+    out
+}
+
+/// The record of version `expected` that `bytes` hold.
+fn read_version<'a, T: Deserialize<'a>>(bytes: &'a [u8], expected: u8) -> Result<T, RecordError> {
+    let body = versioned(bytes, expected)?;
+    postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))
+}
+
 /// The identity a record's `kind`, `scope` and `value` spell.
 fn identity_of(kind: u8, scope: &str, value: String) -> Result<Identity, RecordError> {
     let source = || SourceId::new(scope).map_err(RecordError::Decode);
@@ -139,15 +152,12 @@ pub(super) fn encode_story_v1(story: &Story) -> Vec<u8> {
             .map(|s| (s.id.to_string(), s.fingerprint))
             .collect(),
     };
-    let mut out = vec![STORY_V1];
-    out.extend(postcard::to_stdvec(&record).expect("a story record always serializes"));
-    out
+    with_version(STORY_V1, &record)
 }
 
 /// Reads a layout-1 story record (for the migration).
 pub(super) fn decode_story_v1(bytes: &[u8]) -> Result<Story, RecordError> {
-    let body = versioned(bytes, STORY_V1)?;
-    let r: StoryV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    let r: StoryV1 = read_version(bytes, STORY_V1)?;
     let identity = identity_of(r.kind, &r.scope, r.value)?;
     let sources = sources_of(r.sources)?;
     Ok(Story {
@@ -187,14 +197,11 @@ pub(super) fn encode_source(state: &SourceState) -> Vec<u8> {
         skip_hours: state.skip_hours,
         skip_days: state.skip_days,
     };
-    let mut out = vec![SOURCE_V1];
-    out.extend(postcard::to_stdvec(&record).expect("a source record always serializes"));
-    out
+    with_version(SOURCE_V1, &record)
 }
 
 pub(super) fn decode_source(bytes: &[u8]) -> Result<SourceState, RecordError> {
-    let body = versioned(bytes, SOURCE_V1)?;
-    let r: SourceV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    let r: SourceV1 = read_version(bytes, SOURCE_V1)?;
     Ok(SourceState {
         moved_to: r.moved_to,
         moved_from: r.moved_from,
@@ -422,14 +429,11 @@ pub(super) fn encode_served(served: &ServedVersion) -> Vec<u8> {
         etag: served.etag.clone(),
         last_modified: micros(served.last_modified),
     };
-    let mut out = vec![SERVED_V1];
-    out.extend(postcard::to_stdvec(&record).expect("a served record always serializes"));
-    out
+    with_version(SERVED_V1, &record)
 }
 
 pub(super) fn decode_served(bytes: &[u8]) -> Result<ServedVersion, RecordError> {
-    let body = versioned(bytes, SERVED_V1)?;
-    let r: ServedV1 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    let r: ServedV1 = read_version(bytes, SERVED_V1)?;
     Ok(ServedVersion {
         etag: r.etag,
         last_modified: time(r.last_modified),
@@ -441,13 +445,10 @@ pub(super) const CREATED_V1: u8 = 1;
 
 /// The store's creation time as `meta` keeps it: the version byte, then µs (postcard).
 pub(super) fn encode_created(created: DateTime<Utc>) -> Vec<u8> {
-    let mut out = vec![CREATED_V1];
-    out.extend(postcard::to_stdvec(&micros(created)).expect("a time always serializes"));
-    out
+    with_version(CREATED_V1, &micros(created))
 }
 
 pub(super) fn decode_created(bytes: &[u8]) -> Result<DateTime<Utc>, RecordError> {
-    let body = versioned(bytes, CREATED_V1)?;
-    let us: i64 = postcard::from_bytes(body).map_err(|e| RecordError::Decode(e.to_string()))?;
+    let us: i64 = read_version(bytes, CREATED_V1)?;
     Ok(time(us))
 }

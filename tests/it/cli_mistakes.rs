@@ -202,6 +202,17 @@ async fn a_locked_store_is_said_once() {
     );
 }
 
+/// `sosik ARGS` on a machine whose zone is `tz`.
+async fn sosik_in_zone(args: &[&str], tz: &str) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
+        .args(args)
+        .env_remove("SOSIK_CONFIG")
+        .env("TZ", tz)
+        .output()
+        .await
+        .unwrap()
+}
+
 /// A feed of `n` items with long titles, written to `dir/feed.xml`; a config polling it.
 fn big_feed_config(dir: &Path, n: usize) -> std::path::PathBuf {
     let items: Vec<(String, String)> = (0..n)
@@ -212,12 +223,8 @@ fn big_feed_config(dir: &Path, n: usize) -> std::path::PathBuf {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = items
-        .iter()
-        .map(|(t, l)| (t.as_str(), l.as_str()))
-        .collect();
     let feed = dir.join("feed.xml");
-    std::fs::write(&feed, crate::rss("big", &refs)).unwrap();
+    std::fs::write(&feed, crate::rss_of("big", &items)).unwrap();
     let url = format!("file://{}", feed.display());
     crate::write_config(dir, &[("big", &url)], "")
 }
@@ -281,23 +288,13 @@ async fn tables_align_and_times_carry_their_zone() {
         }
     }
 
-    let items = tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
-        .args(["--config", config, "items", "--limit", "1"])
-        .env("TZ", "Asia/Seoul")
-        .output()
-        .await
-        .unwrap();
+    let items = sosik_in_zone(&["--config", config, "items", "--limit", "1"], "Asia/Seoul").await;
     let line = text(&items.stdout);
     // The sample's dates are 0N:00 +0900: shown in the zone TZ names, with its offset.
     assert!(line.starts_with("2026-11-26 0"), "{line}");
     assert!(line[..30].contains(" +09:00  ["), "{line}");
 
-    let inspect = tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"))
-        .args(["--config", config, "inspect", "--source", "big"])
-        .env("TZ", "UTC")
-        .output()
-        .await
-        .unwrap();
+    let inspect = sosik_in_zone(&["--config", config, "inspect", "--source", "big"], "UTC").await;
     let shown = text(&inspect.stdout);
     assert_eq!(inspect.status.code(), Some(0), "{}", text(&inspect.stderr));
     // The source's zone (Asia/Seoul in write_config), not the machine's.

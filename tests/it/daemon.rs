@@ -200,11 +200,7 @@ pub(crate) fn feed(name: &str, items: usize) -> String {
             )
         })
         .collect();
-    let refs: Vec<(&str, &str)> = links
-        .iter()
-        .map(|(t, l)| (t.as_str(), l.as_str()))
-        .collect();
-    crate::rss(name, &refs)
+    crate::rss_of(name, &links)
 }
 
 #[tokio::test]

@@ -61,6 +61,15 @@ pub fn rss(title: &str, items: &[(&str, &str)]) -> String {
     out
 }
 
+/// [`rss`] of owned (title, link) pairs.
+pub fn rss_of(title: &str, items: &[(String, String)]) -> String {
+    let refs: Vec<(&str, &str)> = items
+        .iter()
+        .map(|(t, l)| (t.as_str(), l.as_str()))
+        .collect();
+    rss(title, &refs)
+}
+
 /// Writes a config for `sources` (id, url) into `dir` and returns its path.
 pub fn write_config(dir: &Path, sources: &[(&str, &str)], extra: &str) -> std::path::PathBuf {
     let mut text = format!(
