@@ -112,8 +112,8 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
                 tracing::error!(source = %config.sources[i].id, panic = message, "a poll panicked; retrying later");
             }
         },
-        // A round of polls leaves the allocator holding what its documents and stories took
-        // (~25 MiB after 2,000 feeds); the daemon idles until the next round, so give it back.
+        // A round of polls leaves the allocator holding what its documents and stories took;
+        // the daemon idles until the next round, so give it back (BENCHMARKS.md: idle memory).
         || drop(tokio::task::spawn_blocking(release_freed_memory)),
     )
     .await;
@@ -212,8 +212,8 @@ fn seed_source_metrics(config: &Config, store: &Store, metrics: &Metrics) {
 }
 
 /// Returns memory the allocator holds but no longer uses to the OS. glibc keeps freed memory
-/// of its arenas for reuse; after opening a large store that is ~15 MiB a long-lived idle
-/// daemon would carry for nothing. Elsewhere this does nothing.
+/// of its arenas for reuse, which after opening a large store a long-lived idle daemon would
+/// carry for nothing. Elsewhere this does nothing.
 fn release_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it has no

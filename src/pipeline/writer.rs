@@ -26,8 +26,8 @@ pub(super) fn writer(store: Store, max: usize) -> Writer {
 const MAX_COMMIT_GROUP: usize = 64;
 
 /// How long the writer waits for more polls after the first of a group. sled pays two log
-/// writes per batch whatever its size, so on a cold poll of 2,000 sources a millisecond's
-/// wait (groups of two or three) saves more than it costs; a lone poll is a millisecond later.
+/// writes per batch whatever its size, so on a large poll a millisecond's wait (a few polls
+/// more per group) saves more than it costs; a lone poll is a millisecond later.
 const COMMIT_LINGER: Duration = Duration::from_millis(1);
 
 /// The writer's work: a group of polls committed together, then each source's cap kept.

@@ -32,7 +32,8 @@ struct Entry {
     /// Its first two sources, [`NO_SOURCE`] where there are fewer; any more are in
     /// [`Index::more`]. Inline, so a story costs the map no allocation of its own (one would
     /// sit among the memory a round of polls frees and keep its pages from going back), and
-    /// the map's slots stay small (40 bytes: 70,000 stories take 128k of them).
+    /// the map's slots stay small (a story's slot is paid for every story, and the map keeps
+    /// spare slots too).
     sources: [u32; 2],
 }
 
