@@ -242,7 +242,7 @@ ROUND_MIB=$(awk -v k="$ROUND_RSS_KIB" 'BEGIN { printf "%.1f", k / 1024 }')
     echo "| so the network's share of the cold poll (the poll minus that) | $(awk -v a="$COLD_SECS" -v b="$FILES_SECS" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.2f s", a - b }') |"
     echo "| raw sled, 900-byte values, one batch per source, one tree | $(kv "$OUT/sled.txt" raw_one_tree_records_per_sec) records/s |"
     echo "| raw sled, same, plus an index tree (one transaction per batch) | $(kv "$OUT/sled.txt" raw_two_trees_records_per_sec) records/s |"
-    echo "| sosik commits (\`commit_poll\`), one core | $(kv "$OUT/sled.txt" commit_stories_per_sec) stories/s |"
+    echo "| sosik commits (\`commit_one\`), one core | $(kv "$OUT/sled.txt" commit_stories_per_sec) stories/s |"
     echo "| store size on disk after the commits | $(kv "$OUT/sled.txt" commit_store_bytes | awk '{ printf "%.0f MB", $1 / 1e6 }') |"
     echo "| store open (in-process) / first render after open | $(kv "$OUT/render.txt" open_ms) ms / $(kv "$OUT/render.txt" first_render_ms) ms |"
     echo "| \`sosik run\` RSS after the wrk run | $LOADED_MIB MiB |"

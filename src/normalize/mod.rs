@@ -352,8 +352,11 @@ fn push_unique(list: &mut Vec<String>, value: &str) {
     if value.is_empty() || list.len() >= MAX_LIST {
         return;
     }
-    let folded = value.to_lowercase();
-    if !list.iter().any(|v| v.to_lowercase() == folded) {
+    let fold = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<Vec<_>>();
+    let folded = fold(&value);
+    // Compared without allocating per stored value: most items carry one or two categories.
+    let same = |v: &String| v.chars().flat_map(char::to_lowercase).eq(folded.iter().copied());
+    if !list.iter().any(same) {
         list.push(value);
     }
 }
