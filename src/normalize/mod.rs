@@ -355,7 +355,11 @@ fn push_unique(list: &mut Vec<String>, value: &str) {
     let fold = |s: &str| s.chars().flat_map(char::to_lowercase).collect::<Vec<_>>();
     let folded = fold(&value);
     // Compared without allocating per stored value: most items carry one or two categories.
-    let same = |v: &String| v.chars().flat_map(char::to_lowercase).eq(folded.iter().copied());
+    let same = |v: &String| {
+        v.chars()
+            .flat_map(char::to_lowercase)
+            .eq(folded.iter().copied())
+    };
     if !list.iter().any(same) {
         list.push(value);
     }
