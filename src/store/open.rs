@@ -39,8 +39,24 @@ impl Store {
         }
     }
 
-    /// Opens the store as it is, without recovery: a corrupt one is [`StoreError::Corrupt`].
+    /// Opens the store as it is, without recovery: a corrupt one is [`StoreError::Corrupt`],
+    /// whether sled says so or panics while reading it back (sled 0.34 panics with "tried to
+    /// serialize Uninitialized" on some damaged page tables, issue 19).
     pub(super) fn try_open(options: &StoreOptions) -> Result<Store, StoreError> {
+        let opening = std::panic::AssertUnwindSafe(|| Self::open_as_is(options));
+        std::panic::catch_unwind(opening).unwrap_or_else(|panic| {
+            Err(StoreError::Corrupt {
+                path: options.path.display().to_string(),
+                reason: format!(
+                    "sled failed reading it back: {}",
+                    crate::panic_message(&*panic)
+                ),
+            })
+        })
+    }
+
+    /// [`Store::try_open`] without its panic boundary.
+    fn open_as_is(options: &StoreOptions) -> Result<Store, StoreError> {
         let shown = options.path.display().to_string();
         let open_err = |reason: String| StoreError::Open {
             path: shown.clone(),
