@@ -62,6 +62,8 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let signals = Signals::listen();
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let metrics = Arc::new(Metrics::new());
+    let counted = metrics.clone();
+    store.observe_faults(Arc::new(move |kind| counted.store_error(kind)));
     seed_source_metrics(&config, &store, &metrics);
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
     startup_retention(&ingest);

@@ -5,7 +5,9 @@
 //! `/healthz` always answers 200 while the daemon runs (it is a liveness check); its body says
 //! whether the sources are healthy: `"status":"degraded"` when any enabled source's last poll
 //! failed (its stored state counts consecutive errors), with how many (`failing`) and which
-//! (`failing_sources`, the first [`MAX_FAILING_LISTED`] ids in config order).
+//! (`failing_sources`, the first [`MAX_FAILING_LISTED`] ids in config order), and when the
+//! store cannot write (a full disk, say): `"store":{"status":"degraded","kind":…,"reason":…,
+//! "since":…}` (else `"store":{"status":"ok"}`).
 
 use crate::html::escape;
 use std::fmt::Write as _;
@@ -149,8 +151,8 @@ fn meta<'a>(listing: &'a Listing, base_url: &'a str) -> FeedMeta<'a> {
     }
 }
 
-/// `GET /healthz`: always 200; `{"status":"ok"|"degraded","stories":N,"sources":N,
-/// "failing":N,"failing_sources":[ids]}` (see the module notes).
+/// `GET /healthz`: always 200; `{"status":"ok"|"degraded","store":{"status":…},
+/// "stories":N,"sources":N,"failing":N,"failing_sources":[ids]}` (see the module notes).
 pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, ServeError> {
     let publisher = state.publisher.clone();
     let config = state.config.clone();
@@ -169,9 +171,24 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, S
         Ok((publisher.story_count(), failing))
     })
     .await?;
-    let status = if failing.is_empty() { "ok" } else { "degraded" };
+    let fault = state.store.fault();
+    let status = if failing.is_empty() && fault.is_none() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    let store = match &fault {
+        None => serde_json::json!({ "status": "ok" }),
+        Some(fault) => serde_json::json!({
+            "status": "degraded",
+            "kind": fault.kind.label(),
+            "reason": format!("{}: {}", fault.kind, fault.reason),
+            "since": fault.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
+    };
     let body = serde_json::json!({
         "status": status,
+        "store": store,
         "stories": stories,
         "sources": state.config.sources.len(),
         "failing": failing.len(),

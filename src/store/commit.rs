@@ -107,9 +107,13 @@ impl Store {
             .map(|poll| self.stage(poll, &mut group))
             .collect();
         if let Err(e) = self.apply_group(group) {
-            let reason = e.to_string();
+            let (kind, reason) = super::fault::classify(&e);
+            self.faults.failed(kind, &reason);
             for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err(StoreError::Io(reason.clone()));
+                *result = Err(StoreError::Io {
+                    kind,
+                    reason: reason.clone(),
+                });
             }
         }
         results
@@ -139,7 +143,9 @@ impl Store {
     /// Saves a source's state alone (a 304, a failure).
     pub fn save_state(&self, source: &SourceId, state: &SourceState) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
-        self.data.insert(state_key(source), encode_source(state))?;
+        let saved = (self.faults.write_allowed())
+            .and_then(|()| self.data.insert(state_key(source), encode_source(state)));
+        saved.map_err(|e| self.noted(e.into()))?;
         Ok(())
     }
 

@@ -31,6 +31,7 @@
 //! records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
 
 mod commit;
+mod fault;
 mod index;
 mod migrate;
 mod open;
@@ -46,6 +47,9 @@ use chrono::{DateTime, Utc};
 use sled::IVec;
 
 use crate::model::{SourceId, SourceState, Story, StoryKey};
+#[cfg(test)]
+pub(crate) use fault::Injected;
+pub use fault::{Fault, FaultKind, FaultObserver};
 use index::Index;
 pub use records::RecordError;
 
@@ -82,8 +86,13 @@ pub enum StoreError {
         path: String,
     },
     /// A read or write failed.
-    #[error("store I/O failed: {0}")]
-    Io(String),
+    #[error("store I/O failed: {kind}: {reason}")]
+    Io {
+        /// What kind of failure.
+        kind: FaultKind,
+        /// Its cause, said once.
+        reason: String,
+    },
     /// A stored record could not be read.
     #[error("a stored record is unreadable: {0}")]
     Record(#[from] RecordError),
@@ -91,7 +100,20 @@ pub enum StoreError {
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        StoreError::Io(e.to_string())
+        let (kind, reason) = fault::classify(&e);
+        StoreError::Io { kind, reason }
+    }
+}
+
+impl StoreError {
+    /// The kind of storage fault this is; `None` for what is no fault of the storage (a
+    /// layout refused, a store in use, one unreadable record).
+    pub fn fault_kind(&self) -> Option<FaultKind> {
+        match self {
+            StoreError::Io { kind, .. } => Some(*kind),
+            StoreError::Corrupt { .. } => Some(FaultKind::Corrupt),
+            StoreError::Open { .. } | StoreError::Locked { .. } | StoreError::Record(_) => None,
+        }
     }
 }
 
@@ -186,6 +208,8 @@ pub struct Store {
     /// One writer at a time: commits read, decide and write under it, so concurrent polls
     /// sharing a story merge.
     writer: Arc<Mutex<()>>,
+    /// The current storage fault and who hears of each error.
+    faults: Arc<fault::Faults>,
 }
 
 impl std::fmt::Debug for Store {
@@ -261,9 +285,40 @@ impl Store {
         next
     }
 
+    /// Records a storage fault in the store's fault state (logged once per change of kind,
+    /// counted every time) and hands the error back.
+    fn noted(&self, error: StoreError) -> StoreError {
+        if let Some(kind) = error.fault_kind() {
+            let reason = match &error {
+                StoreError::Io { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            };
+            self.faults.failed(kind, &reason);
+        }
+        error
+    }
+
+    /// The store's current storage fault: set by a failed write or flush, cleared when a
+    /// flush succeeds again.
+    pub fn fault(&self) -> Option<Fault> {
+        self.faults.get()
+    }
+
+    /// Tests only: the store's writes meet a disk failing as `disk` says (`None`: healthy).
+    #[cfg(test)]
+    pub(crate) fn inject_disk(&self, disk: Option<Injected>) {
+        self.faults.inject(disk);
+    }
+
+    /// Sets who hears of every storage error (the daemon's `sosik_store_errors_total`).
+    pub fn observe_faults(&self, observer: FaultObserver) {
+        self.faults.observe(observer);
+    }
+
     /// Applies a batch to `data` and, once it is written, moves the generation to what
     /// [`Store::next_generation`] set in it.
     fn apply(&self, batch: sled::Batch, generation: u64) -> Result<(), sled::Error> {
+        self.faults.write_allowed()?;
         self.data.apply_batch(batch)?;
         self.generation.store(generation, Ordering::SeqCst);
         Ok(())

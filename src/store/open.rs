@@ -88,6 +88,7 @@ impl Store {
             path: options.path.clone(),
             created,
             writer: Arc::default(),
+            faults: Arc::default(),
         })
     }
 
@@ -100,8 +101,10 @@ impl Store {
             .to_snapshot(self.generation.load(Ordering::SeqCst));
         let mut bytes = vec![SNAPSHOT_V1];
         bytes = postcard::to_extend(&snapshot, bytes).expect("an index snapshot always serializes");
-        self.meta.insert(SNAPSHOT, bytes)?;
-        self.db.flush()?;
+        let written = (self.faults.write_allowed())
+            .and_then(|()| self.meta.insert(SNAPSHOT, bytes))
+            .and_then(|_| self.db.flush());
+        written.map_err(|e| self.noted(e.into()))?;
         Ok(())
     }
 
@@ -116,13 +119,18 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.flush_blocking())
             .await
-            .map_err(|e| StoreError::Io(format!("the flush task failed: {e}")))?
+            .map_err(|e| StoreError::Io {
+                kind: super::FaultKind::Io,
+                reason: format!("the flush task failed: {e}"),
+            })?
     }
 
     /// Writes everything to disk, blocking, in the writer's turn (see [`Store::flush`]).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
-        self.db.flush()?;
+        let flushed = (self.faults.write_allowed()).and_then(|()| self.db.flush());
+        flushed.map_err(|e| self.noted(e.into()))?;
+        self.faults.cleared();
         Ok(())
     }
 }

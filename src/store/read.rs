@@ -154,8 +154,10 @@ impl Store {
         served: &ServedVersion,
     ) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
-        self.meta
-            .insert(served_key(output, extension), encode_served(served))?;
+        let saved = self
+            .meta
+            .insert(served_key(output, extension), encode_served(served));
+        saved.map_err(|e| self.noted(e.into()))?;
         Ok(())
     }
 
