@@ -3,8 +3,9 @@
 //!
 //! Shutdown order (SIGTERM/SIGINT): stop scheduling; let in-flight polls finish within
 //! [`FETCH_GRACE`]; drain HTTP; end the CPU workers and then the store's writer (after the
-//! commits queued to it) within [`WORKER_GRACE`]; flush and close the store. Nothing here
-//! exits the process.
+//! commits queued to it) within [`WORKER_GRACE`]; flush and close the store within
+//! [`CLOSE_GRACE`] (past it, or on a failed write, `run` returns an error naming what could
+//! not be written). Nothing here exits the process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +28,11 @@ pub const FETCH_GRACE: Duration = Duration::from_secs(5);
 /// finishes the commits queued to it, a worker the document it is reading.
 pub const WORKER_GRACE: Duration = Duration::from_secs(5);
 
+/// How long the store may take to write its index snapshot and flush at shutdown. On a
+/// failing disk sled can wait for ever; past this the daemon says what it could not write and
+/// exits non-zero (well within the unit's `TimeoutStopSec`).
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// How often retention scans the store.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
@@ -46,6 +52,15 @@ pub enum AppError {
         id: String,
         /// The config file.
         file: String,
+    },
+    /// The store could not be closed cleanly: its index snapshot and the writes since the
+    /// last flush may be lost (the next start rebuilds the index from the records).
+    #[error("could not write the index snapshot and last changes of the store at {path}: {reason}")]
+    Close {
+        /// The store's directory.
+        path: String,
+        /// Why.
+        reason: String,
     },
     /// The HTTP server could not bind or failed.
     #[error("the HTTP server on {addr} failed: {reason}")]
@@ -132,9 +147,41 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     if !ingest.stop(WORKER_GRACE).await {
         tracing::warn!("worker threads did not end in time; closing the store without them");
     }
-    store.close()?;
+    close_store(store).await?;
     tracing::info!("sosik stopped");
     Ok(())
+}
+
+/// Closes the store (index snapshot, flush) on a thread of its own, waiting at most
+/// [`CLOSE_GRACE`]. Not on tokio's blocking pool: a close stuck in sled would hold the
+/// runtime's shutdown too. A store that failed to close is never dropped (sled's drop flushes
+/// again and could wait for ever on the same disk): the process is ending anyway.
+async fn close_store(store: Store) -> Result<(), AppError> {
+    let path = store.path().display().to_string();
+    let failed = |reason: String| AppError::Close {
+        path: path.clone(),
+        reason,
+    };
+    let (done, closed) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("sosik-close".into())
+        .spawn(move || {
+            let result = store.close();
+            if result.is_err() {
+                std::mem::forget(store);
+            }
+            let _ = done.send(result);
+        })
+        .map_err(|e| failed(format!("cannot start a thread to close it: {e}")))?;
+    match tokio::time::timeout(CLOSE_GRACE, closed).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(failed(e.to_string())),
+        Ok(Err(_)) => Err(failed("closing it panicked".into())),
+        Err(_) => Err(failed(format!(
+            "the disk did not take them within {} s",
+            CLOSE_GRACE.as_secs()
+        ))),
+    }
 }
 
 /// The start-up retention pass, on this thread rather than a pool thread: its scratch (every
@@ -331,6 +378,9 @@ pub struct PollRun {
     pub stored: usize,
     /// Stories forgotten by retention after the polls.
     pub forgotten: usize,
+    /// Why the store could not be closed cleanly after the polls (a full disk, say): the
+    /// polls' reports stand, but what they stored may not all be on disk.
+    pub close_error: Option<String>,
 }
 
 /// Polls the sources `ids` (every enabled one when empty) once, now, into the store, then
@@ -363,7 +413,15 @@ pub async fn poll_now(
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let ingest = Ingest::new(config.clone(), store.clone())?;
     let mut reports = ingest.ingest_all(&selected, done).await;
-    let forgotten = store.apply_retention(Utc::now(), config.store.retention)?;
+    // On a failing store the polls have said so, one sentence each; retention and the close
+    // then fail the same way, which is reported once, after them.
+    let mut close_error = None;
+    let forgotten = store
+        .apply_retention(Utc::now(), config.store.retention)
+        .unwrap_or_else(|e| {
+            close_error = Some(e.to_string());
+            0
+        });
     // Config order, so the table reads like the config.
     let order: std::collections::HashMap<_, _> = config
         .sources
@@ -374,11 +432,14 @@ pub async fn poll_now(
     reports.sort_by_key(|r| order.get(&r.source).copied());
     let stored = store.len();
     ingest.stop(WORKER_GRACE).await;
-    store.close()?;
+    if let Err(e) = close_store(store).await {
+        close_error = Some(e.to_string());
+    }
     Ok(PollRun {
         reports,
         stored,
         forgotten,
+        close_error,
     })
 }
 

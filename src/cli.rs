@@ -71,7 +71,10 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
             String::new()
         }
     )?;
-    Ok(if failed == 0 {
+    if let Some(error) = &run.close_error {
+        eprintln!("error: {error}");
+    }
+    Ok(if failed == 0 && run.close_error.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -124,7 +124,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(dispatch(command, config)) {
+    let result = runtime.block_on(dispatch(command, config));
+    // A store write stuck on a failing disk must not hold the exit: blocking-pool threads
+    // still inside sled are left behind (each shutdown step has already given up on them).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(code) => code,
         // A reader that closed the pipe (`sosik items | head`) wants no more: end quietly.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

@@ -106,9 +106,14 @@ impl Store {
             .into_iter()
             .map(|poll| self.stage(poll, &mut group))
             .collect();
-        if let Err(e) = self.apply_group(group) {
-            let (kind, reason) = super::fault::classify(&e);
-            self.faults.failed(kind, &reason);
+        // sled writes on into the files of a store directory removed under it (they are
+        // open): those commits would be gone at the next start, so none is made.
+        let applied = self.present().and_then(|()| Ok(self.apply_group(group)?));
+        if let Err(e) = applied {
+            let (kind, reason) = match self.noted(e) {
+                StoreError::Io { kind, reason } => (kind, reason),
+                other => (super::FaultKind::Io, other.to_string()),
+            };
             for result in results.iter_mut().filter(|r| r.is_ok()) {
                 *result = Err(StoreError::Io {
                     kind,

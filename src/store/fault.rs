@@ -92,21 +92,30 @@ mod libc_codes {
     pub const EDQUOT: i32 = 122;
 }
 
-/// A sled error as a fault: its kind, and its cause said once. sled's I/O errors can carry
-/// their cause twice over ("IO error: …: IO error: …"); an error with an OS number is said
-/// as the OS says that number, and nothing else.
+/// A sled error as a fault: its kind, and its cause said once. Once a write failed, sled
+/// hands out copies of that error with the original's debug text as their message
+/// (`Os { code: 28, kind: StorageFull, message: "…" }`), and its text could come twice over;
+/// an error with an OS number is said as the OS says that number, and nothing else.
 pub(super) fn classify(error: &sled::Error) -> (FaultKind, String) {
     match error {
         sled::Error::Io(io) => {
-            let reason = match io.raw_os_error() {
-                Some(code) => std::io::Error::from_raw_os_error(code).to_string(),
-                None => io.to_string(),
+            let code = io.raw_os_error().or_else(|| os_code_in(&io.to_string()));
+            let Some(code) = code else {
+                return (FaultKind::of_io(io), io.to_string());
             };
-            (FaultKind::of_io(io), reason)
+            let os = std::io::Error::from_raw_os_error(code);
+            (FaultKind::of_io(&os), os.to_string())
         }
         sled::Error::Corruption { .. } => (FaultKind::Corrupt, error.to_string()),
         other => (FaultKind::Io, other.to_string()),
     }
+}
+
+/// The OS error number in the debug text of an `io::Error` (`Os { code: 28, … }`).
+fn os_code_in(text: &str) -> Option<i32> {
+    let rest = text.split_once("Os { code: ")?.1;
+    let digits = rest.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
 }
 
 /// The store's current fault, as `/healthz` shows it.
@@ -212,5 +221,41 @@ impl Faults {
         if let Some(fault) = current.take() {
             tracing::info!(kind = fault.kind.label(), since = %fault.since, "the store writes again");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// sled's copies of its first write error carry the original only as debug text; the
+    /// kind and the sentence are read from the OS number in it.
+    #[test]
+    fn faults_are_typed_and_said_once() {
+        let copied = std::io::Error::other(format!("{:?}", std::io::Error::from_raw_os_error(28)));
+        let cases = [
+            (std::io::Error::from_raw_os_error(28), FaultKind::Full),
+            (copied, FaultKind::Full),
+            (std::io::Error::from_raw_os_error(122), FaultKind::Full),
+            (std::io::Error::from_raw_os_error(13), FaultKind::Permission),
+            (std::io::Error::from_raw_os_error(30), FaultKind::Permission),
+            (std::io::Error::from_raw_os_error(2), FaultKind::Gone),
+            (std::io::Error::from_raw_os_error(5), FaultKind::Io),
+        ];
+        for (io, kind) in cases {
+            let shown = format!("{io:?}");
+            let (got, reason) = classify(&sled::Error::Io(io));
+            assert_eq!(got, kind, "{shown}");
+            assert!(
+                reason.ends_with(" (os error ") || reason.contains("(os error "),
+                "{reason}"
+            );
+            assert!(!reason.contains("Os {"), "{reason}");
+        }
+        let (kind, reason) = classify(&sled::Error::Io(std::io::Error::from_raw_os_error(28)));
+        assert_eq!(
+            (kind, reason.as_str()),
+            (FaultKind::Full, "No space left on device (os error 28)")
+        );
     }
 }

@@ -298,6 +298,18 @@ impl Store {
         error
     }
 
+    /// Whether the store's directory is still there: sled keeps writing into the files it
+    /// holds open after the directory is removed, and nothing of it would be found again.
+    fn present(&self) -> Result<(), StoreError> {
+        if self.path.is_dir() {
+            return Ok(());
+        }
+        Err(StoreError::Io {
+            kind: FaultKind::Gone,
+            reason: format!("the directory {} was removed", self.path.display()),
+        })
+    }
+
     /// The store's current storage fault: set by a failed write or flush, cleared when a
     /// flush succeeds again.
     pub fn fault(&self) -> Option<Fault> {

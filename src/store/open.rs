@@ -92,10 +92,13 @@ impl Store {
         })
     }
 
-    /// Writes the indexes to `meta`, so the next open need not read every story. Call at a
-    /// clean close; a crash afterwards is harmless (a later write makes the snapshot stale).
+    /// Writes the indexes to `meta`, so the next open need not read every story, and flushes.
+    /// Call at a clean close; a crash afterwards is harmless (a later write makes the snapshot
+    /// stale). A store whose directory was removed writes nothing and says so. On a failing
+    /// disk this can wait a long time inside sled: the daemon calls it with a deadline.
     pub fn close(&self) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
+        self.present().map_err(|e| self.noted(e))?;
         let snapshot = self
             .read_index()
             .to_snapshot(self.generation.load(Ordering::SeqCst));
@@ -128,6 +131,7 @@ impl Store {
     /// Writes everything to disk, blocking, in the writer's turn (see [`Store::flush`]).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
+        self.present().map_err(|e| self.noted(e))?;
         let flushed = (self.faults.write_allowed()).and_then(|()| self.db.flush());
         flushed.map_err(|e| self.noted(e.into()))?;
         self.faults.cleared();
@@ -150,10 +154,13 @@ fn open_db(options: &StoreOptions) -> Result<sled::Db, StoreError> {
                 reason: e.to_string(),
             },
             sled::Error::Io(ref io) if is_lock_failure(io) => StoreError::Locked { path },
-            other => StoreError::Open {
-                path,
-                reason: other.to_string(),
-            },
+            other => {
+                let (kind, reason) = super::fault::classify(&other);
+                StoreError::Open {
+                    path,
+                    reason: format!("{kind}: {reason}"),
+                }
+            }
         })
 }
 

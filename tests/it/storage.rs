@@ -134,3 +134,226 @@ async fn a_store_sled_cannot_read_is_moved_aside_and_run_starts_afresh() {
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_secs(10), "stopped in {took:?}");
 }
+
+/// A tmpfs mounted for one test, unmounted when dropped. Mounting needs root (CI runs as
+/// root); elsewhere [`Tmpfs::mount`] says the test is skipped and why.
+pub(crate) struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// A tmpfs of `size` (a `mount -o size=` value) on a fresh directory; `None`, with a
+    /// notice, when this process may not mount.
+    pub fn mount(size: &str, test: &str) -> Option<Tmpfs> {
+        let uid = Command::new("id").arg("-u").output().unwrap();
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            eprintln!("skipped {test}: mounting a small tmpfs needs root");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        if !mounted.status.success() {
+            let why = String::from_utf8_lossy(&mounted.stderr);
+            eprintln!("skipped {test}: cannot mount a tmpfs: {}", why.trim());
+            return None;
+        }
+        Some(Tmpfs { dir })
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the file system: a file written until the disk refuses.
+    pub fn fill(&self) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.path().join("filler")).unwrap();
+        let chunk = vec![0x55u8; 64 << 10];
+        loop {
+            if let Err(e) = file.write_all(&chunk) {
+                assert_eq!(e.raw_os_error(), Some(28), "{e}");
+                return;
+            }
+        }
+    }
+
+    /// Fills the file system but for `room` bytes.
+    pub fn fill_but(&self, room: u64) {
+        self.fill();
+        let filler = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path().join("filler"))
+            .unwrap();
+        let len = filler.metadata().unwrap().len();
+        filler.set_len(len.saturating_sub(room)).unwrap();
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A server with `one` and `two`, each `items` stories (read at each request).
+async fn two_feeds(items: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> TestServer {
+    TestServer::start(move |req| {
+        let n = items.load(std::sync::atomic::Ordering::SeqCst);
+        let name = req.path.trim_start_matches('/');
+        Response::ok("application/rss+xml", feed(name, n))
+    })
+    .await
+}
+
+/// Sends SIGTERM to the daemon and waits for it: its exit status, how long it took, its log.
+async fn terminate(daemon: LoggedDaemon) -> (std::process::ExitStatus, Duration, String) {
+    crate::daemon::send("-TERM", daemon.pid());
+    let sent = std::time::Instant::now();
+    let (status, log) = daemon.exited().await;
+    (status, sent.elapsed(), log)
+}
+
+/// Regression (issue 19): SIGTERM with the store directory deleted under the daemon hung
+/// after "HTTP shutting down". Now polls fail saying so (once in the log), and shutdown says
+/// what it could not write and exits non-zero, well within 10 s.
+#[tokio::test]
+async fn sigterm_with_the_store_directory_deleted_exits_non_zero_naming_it() {
+    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
+    let server = two_feeds(items.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = config(dir.path(), port, &server);
+    let mut daemon = LoggedDaemon::spawn(run_command(&config));
+    wait_for(port, "/healthz", "six stories", |b| {
+        b.contains("\"stories\":6")
+    })
+    .await;
+
+    std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+    items.store(4, std::sync::atomic::Ordering::SeqCst);
+    daemon.wait_for_log("the store's files are gone").await;
+    let health = wait_for(port, "/healthz", "degraded", |b| {
+        b.contains("\"kind\":\"gone\"")
+    })
+    .await;
+    assert!(health.contains("\"status\":\"degraded\""), "{health}");
+    // Still serving what it holds.
+    let feed = wait_for(port, "/feeds/all.xml", "the feed", |_| true).await;
+    assert_eq!(feed.matches("<item>").count(), 6, "{feed}");
+
+    let (status, took, log) = terminate(daemon).await;
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    assert_eq!(status.code(), Some(2), "{log}");
+    assert!(
+        log.contains("could not write the index snapshot and last changes of the store at"),
+        "{log}"
+    );
+    assert!(log.contains("was removed"), "{log}");
+    assert_eq!(
+        log.matches("the store cannot write").count(),
+        1,
+        "the fault is logged once: {log}"
+    );
+}
+
+/// Regression (issue 19): SIGTERM on a full disk hung after "HTTP shutting down". Now the
+/// daemon says what it could not write and exits non-zero within 10 s. Root only (tmpfs).
+#[tokio::test]
+async fn sigterm_with_a_full_disk_exits_non_zero_naming_it() {
+    let test = "sigterm_with_a_full_disk_exits_non_zero_naming_it";
+    let Some(disk) = Tmpfs::mount("8m", test) else {
+        return;
+    };
+    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
+    let server = two_feeds(items.clone()).await;
+    let port = free_port();
+    let config = config(disk.path(), port, &server);
+    let mut daemon = LoggedDaemon::spawn(run_command(&config));
+    wait_for(port, "/healthz", "six stories", |b| {
+        b.contains("\"stories\":6")
+    })
+    .await;
+
+    disk.fill();
+    items.store(40, std::sync::atomic::Ordering::SeqCst);
+    daemon.wait_for_log("the disk is full").await;
+    let (status, took, log) = terminate(daemon).await;
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
+    assert_ne!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("could not write the index snapshot and last changes of the store at"),
+        "{log}"
+    );
+}
+
+/// Issue 19: `sosik poll` on a full disk says, per source, that the disk is full, exits 1,
+/// and ends. Root only (tmpfs).
+#[tokio::test]
+async fn poll_on_a_full_disk_fails_each_source_in_one_sentence_and_exits_1() {
+    let test = "poll_on_a_full_disk_fails_each_source_in_one_sentence_and_exits_1";
+    let Some(disk) = Tmpfs::mount("8m", test) else {
+        return;
+    };
+    // Stories that do not compress to nothing, so a round of them outgrows the room left.
+    let round = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = round.clone();
+    let server = TestServer::start(move |req| {
+        let round = seen.load(std::sync::atomic::Ordering::SeqCst);
+        let name = req.path.trim_start_matches('/');
+        let mut noise = 0x2545_f491_4f6c_dd1d_u64 ^ round as u64;
+        let items: Vec<(String, String)> = (0..round * 2000)
+            .map(|i| {
+                let words: Vec<String> = (0..24)
+                    .map(|_| {
+                        noise ^= noise << 13;
+                        noise ^= noise >> 7;
+                        noise ^= noise << 17;
+                        format!("{noise:x}")
+                    })
+                    .collect();
+                let link = format!("https://news.test.kr/{name}/{round}/{i}");
+                (words.join(" "), link)
+            })
+            .collect();
+        Response::ok("application/rss+xml", crate::rss_of(name, &items))
+    })
+    .await;
+    let config = config(disk.path(), free_port(), &server);
+    let poll = || {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_sosik"));
+        command.args(["--config", config.to_str().unwrap(), "poll"]);
+        tokio::time::timeout(Duration::from_secs(30), command.output())
+    };
+    let first = poll().await.expect("poll ends").unwrap();
+    assert!(first.status.success(), "{first:?}");
+
+    // Room to open the store, none for a round of 4,000 stories.
+    disk.fill_but(1 << 20);
+    round.store(1, std::sync::atomic::Ordering::SeqCst);
+    let full = poll().await.expect("poll ends on a full disk").unwrap();
+    let stdout = crate::cli::text(&full.stdout);
+    let stderr = crate::cli::text(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{stdout}{stderr}");
+    for source in ["one", "two"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(source))
+            .unwrap_or_else(|| panic!("no line for {source}: {stdout}"));
+        assert!(line.contains("failed"), "{line}");
+        assert!(
+            line.ends_with(
+                "store I/O failed: the disk is full: No space left on device (os error 28)"
+            ),
+            "{line}"
+        );
+        assert_eq!(line.matches("store I/O failed").count(), 1, "{line}");
+    }
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
