@@ -19,6 +19,7 @@ use crate::pipeline::Ingest;
 use crate::publish::Publisher;
 use crate::schedule::{self, Clock};
 use crate::serve;
+use crate::signals::Signals;
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// How long in-flight polls may take to finish after a shutdown signal.
@@ -62,6 +63,9 @@ pub enum AppError {
         /// Why.
         reason: String,
     },
+    /// The store kept failing for `store.fault_exit_after`.
+    #[error("{0}")]
+    StoreFailing(#[from] crate::recovery::GaveUp),
     /// The HTTP server could not bind or failed.
     #[error("the HTTP server on {addr} failed: {reason}")]
     Server {
@@ -102,6 +106,7 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         "sosik started"
     );
 
+    let recovery = spawn_recovery(&config, &store, &publisher, &shutdown);
     let retention = tokio::spawn(retention_loop(
         ingest.clone(),
         publisher.clone(),
@@ -137,19 +142,74 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
 
     // Scheduling has stopped and polls are done or abandoned: drain HTTP, then flush.
     let _ = retention.await;
-    http_stop.cancel();
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
-        Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
+    let gave_up = recovery.await.ok().flatten();
+    let stopping = Stopping {
+        http_stop,
+        server,
+        ingest,
+        store,
+    };
+    stopping.finish(gave_up).await
+}
+
+/// What the shutdown's last steps end, once scheduling has stopped.
+struct Stopping {
+    http_stop: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    ingest: Ingest,
+    store: Store,
+}
+
+impl Stopping {
+    /// Drains HTTP, ends the workers and the writer, closes the store; the error is the
+    /// recovery's giving up when it gave up, else the close's.
+    async fn finish(self, gave_up: Option<crate::recovery::GaveUp>) -> Result<(), AppError> {
+        let Stopping {
+            http_stop,
+            server,
+            ingest,
+            store,
+        } = self;
+        http_stop.cancel();
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
+            Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
+        }
+        // No poll runs now: end the CPU workers and the writer, so no commit follows the close.
+        if !ingest.stop(WORKER_GRACE).await {
+            tracing::warn!("worker threads did not end in time; closing the store without them");
+        }
+        let closed = close_store(store).await;
+        if let Some(gave_up) = gave_up {
+            if let Err(e) = closed {
+                tracing::error!(error = %e, "closing the failing store failed too");
+            }
+            return Err(gave_up.into());
+        }
+        closed?;
+        tracing::info!("sosik stopped");
+        Ok(())
     }
-    // No poll runs now: end the CPU workers and the writer, so no commit follows the close.
-    if !ingest.stop(WORKER_GRACE).await {
-        tracing::warn!("worker threads did not end in time; closing the store without them");
-    }
-    close_store(store).await?;
-    tracing::info!("sosik stopped");
-    Ok(())
+}
+
+/// Starts the task that re-opens the store after a storage fault (polls fail and HTTP serves
+/// what it has meanwhile), and gives up after `store.fault_exit_after`.
+fn spawn_recovery(
+    config: &Config,
+    store: &Store,
+    publisher: &Publisher,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<Option<crate::recovery::GaveUp>> {
+    let publisher = publisher.clone();
+    tokio::spawn(crate::recovery::watch(
+        store.clone(),
+        config.store.fault_exit_after,
+        shutdown.clone(),
+        // What was committed but not yet on disk when the store failed is gone after the
+        // re-open: feeds cached from it are stale.
+        move || publisher.invalidate(),
+    ))
 }
 
 /// Closes the store (index snapshot, flush) on a thread of its own, waiting at most
@@ -304,71 +364,6 @@ async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: Cancella
     }
 }
 
-/// The signals the daemon answers, caught from the moment [`Signals::listen`] runs: at the
-/// very start of [`run`], so a signal sent while a large store opens is not met by its default
-/// action. SIGTERM and SIGINT shut down. The other signals whose default action ends a process
-/// and that an operator or a service manager may send (SIGHUP, SIGUSR1, SIGUSR2) are logged
-/// and otherwise ignored: left to their default they ended the daemon at once with no shutdown
-/// and no store flush, and a SIGHUP exit counts as clean to systemd, so `Restart=on-failure`
-/// did not bring it back (issue 12). SIGHUP is to reload the config once reload exists.
-struct Signals {
-    #[cfg(unix)]
-    caught: [Option<tokio::signal::unix::Signal>; 5],
-}
-
-impl Signals {
-    #[cfg(unix)]
-    const NAMES: [&str; 5] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"];
-
-    /// Starts catching the signals.
-    fn listen() -> Signals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::SignalKind;
-            let kinds = [
-                SignalKind::terminate(),
-                SignalKind::interrupt(),
-                SignalKind::hangup(),
-                SignalKind::user_defined1(),
-                SignalKind::user_defined2(),
-            ];
-            Signals {
-                caught: std::array::from_fn(|i| listen(kinds[i], Self::NAMES[i])),
-            }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// Waits for SIGTERM or SIGINT, logging the others, then cancels `shutdown`.
-    async fn watch(self, shutdown: CancellationToken) {
-        #[cfg(unix)]
-        {
-            let [mut term, mut int, mut hup, mut usr1, mut usr2] = self.caught;
-            loop {
-                tokio::select! {
-                    () = next(&mut term) => break,
-                    () = next(&mut int) => break,
-                    () = next(&mut hup) => tracing::warn!(
-                        signal = "SIGHUP",
-                        "config reload is not available yet; still running on the config read at start"
-                    ),
-                    () = next(&mut usr1) => {
-                        tracing::warn!(signal = "SIGUSR1", "signal ignored; still running");
-                    }
-                    () = next(&mut usr2) => {
-                        tracing::warn!(signal = "SIGUSR2", "signal ignored; still running");
-                    }
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-        shutdown.cancel();
-    }
-}
-
 /// What `sosik poll` did: one report per source polled, in the config's order.
 #[derive(Debug)]
 pub struct PollRun {
@@ -441,28 +436,4 @@ pub async fn poll_now(
         forgotten,
         close_error,
     })
-}
-
-/// Catches `kind` from now on; `None` (logged) when it cannot, and the signal keeps its
-/// default action.
-#[cfg(unix)]
-fn listen(
-    kind: tokio::signal::unix::SignalKind,
-    name: &'static str,
-) -> Option<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(kind)
-        .inspect_err(|e| tracing::error!(error = %e, signal = name, "cannot listen for a signal"))
-        .ok()
-}
-
-/// The next delivery of `signal`; never, for a signal not caught.
-#[cfg(unix)]
-async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
-    // `recv` answers `None` only once the runtime is gone: nothing more will come.
-    if let Some(signal) = signal
-        && signal.recv().await.is_some()
-    {
-        return;
-    }
-    std::future::pending().await
 }

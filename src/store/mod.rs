@@ -38,6 +38,7 @@ mod open;
 mod prune;
 mod read;
 mod records;
+mod reopen;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -196,9 +197,11 @@ pub struct StoreOptions {
 /// An open store. Cheap to clone (sled handles and the indexes are shared).
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    meta: sled::Tree,
-    data: sled::Tree,
+    /// sled's handles, shared by every clone and replaced whole when the store is re-opened
+    /// after a fault ([`Store::reopen`]); `None` while a re-open could not finish.
+    handles: Arc<RwLock<Option<Handles>>>,
+    /// sled's page cache in bytes, for a re-open.
+    cache_capacity: u64,
     /// The data generation: bumped, in the same batch, by every write that changes stories.
     generation: Arc<AtomicU64>,
     index: Arc<RwLock<Index>>,
@@ -210,6 +213,14 @@ pub struct Store {
     writer: Arc<Mutex<()>>,
     /// The current storage fault and who hears of each error.
     faults: Arc<fault::Faults>,
+}
+
+/// The sled database and its two trees.
+#[derive(Clone)]
+struct Handles {
+    db: sled::Db,
+    meta: sled::Tree,
+    data: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -260,6 +271,25 @@ fn state_key(source: &SourceId) -> Vec<u8> {
 }
 
 impl Store {
+    /// sled's handles now. Reads take them for one operation: a re-open replaces them.
+    fn handles(&self) -> Result<Handles, StoreError> {
+        let handles = self.handles.read().unwrap_or_else(|e| e.into_inner());
+        handles.clone().ok_or_else(|| StoreError::Io {
+            kind: self.fault().map_or(FaultKind::Io, |f| f.kind),
+            reason: "the store is being re-opened".into(),
+        })
+    }
+
+    /// The tree of stories and source states.
+    fn data(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.handles()?.data)
+    }
+
+    /// The tree of the layout version, the creation time, served versions, the snapshot.
+    fn meta(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.handles()?.meta)
+    }
+
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -322,6 +352,13 @@ impl Store {
         self.faults.inject(disk);
     }
 
+    /// Tests only: the store as it is between a re-open that failed and the next: no handles,
+    /// so every read fails.
+    #[cfg(test)]
+    pub(crate) fn lose_handles(&self) {
+        drop(self.handles.write().unwrap().take());
+    }
+
     /// Sets who hears of every storage error (the daemon's `sosik_store_errors_total`).
     pub fn observe_faults(&self, observer: FaultObserver) {
         self.faults.observe(observer);
@@ -329,9 +366,9 @@ impl Store {
 
     /// Applies a batch to `data` and, once it is written, moves the generation to what
     /// [`Store::next_generation`] set in it.
-    fn apply(&self, batch: sled::Batch, generation: u64) -> Result<(), sled::Error> {
+    fn apply(&self, batch: sled::Batch, generation: u64) -> Result<(), StoreError> {
         self.faults.write_allowed()?;
-        self.data.apply_batch(batch)?;
+        self.data()?.apply_batch(batch)?;
         self.generation.store(generation, Ordering::SeqCst);
         Ok(())
     }

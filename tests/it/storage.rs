@@ -181,6 +181,16 @@ impl Tmpfs {
         }
     }
 
+    /// Grows the file system to `size`, as an operator gives a full disk room again.
+    pub fn grow(&self, size: &str) {
+        let grown = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.path())
+            .status()
+            .unwrap();
+        assert!(grown.success(), "remount");
+    }
+
     /// Fills the file system but for `room` bytes.
     pub fn fill_but(&self, room: u64) {
         self.fill();
@@ -356,4 +366,59 @@ async fn poll_on_a_full_disk_fails_each_source_in_one_sentence_and_exits_1() {
         assert_eq!(line.matches("store I/O failed").count(), 1, "{line}");
     }
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Regression (issue 19): once the disk filled, sled returned its first I/O error for ever,
+/// so ingestion stayed dead after space came back until someone restarted the daemon, and
+/// `/healthz` said "ok" throughout. Now the fault shows in `/healthz` (and is logged once),
+/// and when the file system is grown again the daemon re-opens its store by itself and stores
+/// every story of the next round, keeping what it had. Root only (tmpfs).
+#[tokio::test]
+async fn a_full_disk_grown_again_is_recovered_without_a_restart() {
+    let test = "a_full_disk_grown_again_is_recovered_without_a_restart";
+    let Some(disk) = Tmpfs::mount("8m", test) else {
+        return;
+    };
+    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
+    let server = two_feeds(items.clone()).await;
+    let port = free_port();
+    let config = config(disk.path(), port, &server);
+    let mut daemon = LoggedDaemon::spawn(run_command(&config));
+    wait_for(port, "/healthz", "six stories", |b| {
+        b.contains("\"stories\":6")
+    })
+    .await;
+
+    // The disk fills during a round of polls.
+    disk.fill();
+    items.store(40, std::sync::atomic::Ordering::SeqCst);
+    let health = wait_for(port, "/healthz", "degraded", |b| {
+        b.contains("\"kind\":\"full\"")
+    })
+    .await;
+    assert!(health.contains("\"status\":\"degraded\""), "{health}");
+    assert!(health.contains("No space left on device"), "{health}");
+    // Still serving what it holds (polls that sled took before its write failed included).
+    let feed = wait_for(port, "/feeds/all.xml", "the feed", |_| true).await;
+    assert!(feed.matches("<item>").count() >= 6, "{feed}");
+
+    // Space comes back: no restart.
+    disk.grow("64m");
+    let health = wait_for(port, "/healthz", "every story of the next round", |b| {
+        b.contains("\"stories\":80")
+    })
+    .await;
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    let log = daemon.log();
+    assert_eq!(log.matches("the store cannot write").count(), 1, "{log}");
+    assert_eq!(log.matches("the store writes again").count(), 1, "{log}");
+    let metrics = wait_for(port, "/metrics", "metrics", |_| true).await;
+    assert!(
+        !metrics.contains("sosik_store_errors_total{kind=\"full\"} 0"),
+        "{metrics}"
+    );
+
+    let (status, took) = sigterm_and_wait(&mut daemon.child).await;
+    assert_eq!(status.code(), Some(0), "{}", daemon.log());
+    assert!(took < Duration::from_secs(10), "stopped in {took:?}");
 }

@@ -238,7 +238,8 @@ fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
     commit(&store, "mk-all", std::slice::from_ref(&garbled), at(1));
     let first_seen = store.read_index().first_seen(&garbled.key()).unwrap();
     store
-        .data
+        .data()
+        .unwrap()
         .insert(story_key(&garbled.key(), first_seen), &b"\x03garbage"[..])
         .unwrap();
 
