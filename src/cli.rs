@@ -308,6 +308,16 @@ pub fn sources(config: Config, json: bool) -> Result<ExitCode> {
         ]
         .map(str::to_owned);
         print_table(&mut out, &header, &rows)?;
+        // A fault the daemon rode out: its polls could not record their failures meanwhile.
+        if let Some(fault) = store.last_fault()? {
+            writeln!(
+                out,
+                "store: could not write from {} to {} ({})",
+                rfc3339(fault.since),
+                rfc3339(fault.until),
+                fault.reason
+            )?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

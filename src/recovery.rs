@@ -180,6 +180,13 @@ mod tests {
         })
         .await;
         assert!(store.fault().is_none());
+        let past = store.last_fault().unwrap().expect("the fault is recorded");
+        assert_eq!(past.kind, "full");
+        assert_eq!(
+            past.reason,
+            "the disk is full: No space left on device (os error 28)"
+        );
+        assert!(past.since <= past.until);
         assert_eq!(title(&store, &a).as_deref(), Some("still before"));
         assert_eq!(title(&store, &b), None, "a failed write is not there");
         store.save_state(&b, &state("after")).unwrap();

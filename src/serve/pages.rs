@@ -154,10 +154,9 @@ fn meta<'a>(listing: &'a Listing, base_url: &'a str) -> FeedMeta<'a> {
 /// `GET /healthz`: always 200; `{"status":"ok"|"degraded","store":{"status":…},
 /// "stories":N,"sources":N,"failing":N,"failing_sources":[ids]}` (see the module notes).
 pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, ServeError> {
-    let publisher = state.publisher.clone();
     let config = state.config.clone();
     let store = state.store.clone();
-    let (stories, failing) = blocking(move || {
+    let read = blocking(move || {
         let mut failing = Vec::new();
         for source in config.sources.iter().filter(|s| s.enabled) {
             let failed = store
@@ -168,18 +167,25 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, S
                 failing.push(source.id.to_string());
             }
         }
-        Ok((publisher.story_count(), failing))
+        Ok(failing)
     })
-    .await?;
+    .await;
+    // sled can refuse even reads once a write failed: still an answer, saying so.
+    let (failing, unreadable) = match read {
+        Ok(failing) => (failing, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let stories = state.publisher.story_count();
     let fault = state.store.fault();
-    let status = if failing.is_empty() && fault.is_none() {
+    let status = if failing.is_empty() && fault.is_none() && unreadable.is_none() {
         "ok"
     } else {
         "degraded"
     };
-    let store = match &fault {
-        None => serde_json::json!({ "status": "ok" }),
-        Some(fault) => serde_json::json!({
+    let store = match (&fault, unreadable) {
+        (None, None) => serde_json::json!({ "status": "ok" }),
+        (None, Some(reason)) => serde_json::json!({ "status": "degraded", "reason": reason }),
+        (Some(fault), _) => serde_json::json!({
             "status": "degraded",
             "kind": fault.kind.label(),
             "reason": format!("{}: {}", fault.kind, fault.reason),

@@ -366,6 +366,21 @@ async fn healthz_says_degraded_with_the_store_fault_and_metrics_count_it() {
     assert_eq!(status["status"], "ok", "{status}");
 }
 
+/// Issue 19: sled can refuse even reads once a write failed (and a store between re-opens
+/// has nothing to read): `/healthz` still answers 200, degraded, saying why.
+#[tokio::test]
+async fn healthz_answers_degraded_when_the_store_cannot_be_read() {
+    let (fx, _state, router) = app();
+    fx.store.lose_handles();
+    let answer = get(&router, "/healthz", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "liveness: still 200");
+    let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(status["status"], "degraded", "{status}");
+    assert_eq!(status["store"]["status"], "degraded", "{status}");
+    let reason = status["store"]["reason"].as_str().unwrap();
+    assert!(reason.contains("the store is being re-opened"), "{reason}");
+}
+
 #[tokio::test]
 async fn healthz_says_degraded_with_the_sources_whose_last_poll_failed() {
     // Issue 12, item 6: "ok" while every source failed.

@@ -185,6 +185,20 @@ pub struct ServedVersion {
     pub last_modified: DateTime<Utc>,
 }
 
+/// The last storage fault the store recovered from in the process ([`Store::last_fault`]):
+/// what `sosik sources` shows after a daemon rode out a full disk, say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastFault {
+    /// Its kind's label ([`FaultKind::label`]).
+    pub kind: String,
+    /// Its kind and cause, as `/healthz` said them.
+    pub reason: String,
+    /// When the store began failing.
+    pub since: DateTime<Utc>,
+    /// When it was re-opened and wrote again.
+    pub until: DateTime<Utc>,
+}
+
 /// Settings for opening a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -237,6 +251,8 @@ const SNAPSHOT: &[u8] = b"index";
 const SNAPSHOT_V1: u8 = 1;
 /// Key of the store's creation time in `meta`.
 const CREATED: &[u8] = b"created";
+/// Key of the last storage fault recovered from, in `meta`.
+const FAULT: &[u8] = b"fault";
 /// Prefix of served-version keys in `meta`.
 const SERVED_PREFIX: &str = "served/";
 

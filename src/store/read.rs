@@ -6,8 +6,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::index::{Index, Slot};
-use super::records::{decode_served, decode_source, decode_story, encode_served};
-use super::{ServedVersion, Store, StoreError, served_key, state_key, story_key};
+use super::records::{decode_fault, decode_served, decode_source, decode_story, encode_served};
+use super::{FAULT, PastFault, ServedVersion, Store, StoreError, served_key, state_key, story_key};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 
 /// Keys per page when walking an index; the index lock is held only while a page is taken.
@@ -159,6 +159,13 @@ impl Store {
         });
         saved.map_err(|e| self.noted(e))?;
         Ok(())
+    }
+
+    /// The last storage fault this store was re-opened after, if any. An unreadable record
+    /// counts as none: it only informs.
+    pub fn last_fault(&self) -> Result<Option<PastFault>, StoreError> {
+        let record = self.meta()?.get(FAULT)?;
+        Ok(record.and_then(|bytes| decode_fault(&bytes).ok()))
     }
 
     /// When this store was created: recorded at its first open (a store made by an earlier

@@ -8,7 +8,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::open::open_recovering;
-use super::{Store, StoreError, StoreOptions};
+use super::records::encode_fault;
+use super::{FAULT, PastFault, Store, StoreError, StoreOptions};
 
 /// What the probe writes: more than one segment of sled's log (512 KiB in 0.34), so a disk
 /// that takes the probe has room for sled's next writes.
@@ -67,6 +68,18 @@ impl Store {
                 other => break other?,
             }
         };
+        // The fault, recorded for `sosik sources`: sled's first write and flush since the
+        // fault, so a store that opens but cannot write yet is not taken for recovered.
+        if let Some(fault) = self.fault() {
+            let past = PastFault {
+                kind: fault.kind.label().to_owned(),
+                reason: format!("{}: {}", fault.kind, fault.reason),
+                since: fault.since,
+                until: chrono::Utc::now(),
+            };
+            let handles = &opened.handles;
+            (handles.meta.insert(FAULT, encode_fault(&past))).and_then(|_| handles.db.flush())?;
+        }
         *self.write_index() = opened.index;
         self.generation.store(opened.generation, Ordering::SeqCst);
         *self.handles.write().unwrap_or_else(|e| e.into_inner()) = Some(opened.handles);
