@@ -437,3 +437,33 @@ pub async fn poll_now(
         close_error,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19: SIGTERM while a store write was stuck on the disk hung the daemon after
+    /// "HTTP shutting down". The close now gives up after its deadline and says what it could
+    /// not write.
+    #[tokio::test]
+    async fn a_close_stuck_on_the_disk_gives_up_after_its_deadline_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions {
+            path: dir.path().join("db"),
+            cache_capacity: 8 << 20,
+        })
+        .unwrap();
+        store.stall_writes(Duration::from_secs(30));
+        let started = std::time::Instant::now();
+        let closing = tokio::time::timeout(Duration::from_secs(20), close_store(store));
+        let err = closing.await.expect("the close gives up").unwrap_err();
+        assert!(started.elapsed() < CLOSE_GRACE + Duration::from_secs(2));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "could not write the index snapshot and last changes of the store at {}: the disk did not take them within 5 s",
+                dir.path().join("db").display()
+            )
+        );
+    }
+}

@@ -368,6 +368,19 @@ impl Store {
         self.faults.inject(disk);
     }
 
+    /// Tests only: a write stuck on the disk for `stall` (another thread holds the writer's
+    /// turn), as sled's can be on a failing disk.
+    #[cfg(test)]
+    pub(crate) fn stall_writes(&self, stall: std::time::Duration) {
+        let (store, (held, taken)) = (self.clone(), std::sync::mpsc::channel());
+        std::thread::spawn(move || {
+            let _writer = store.writer_turn();
+            held.send(()).unwrap();
+            std::thread::sleep(stall);
+        });
+        taken.recv().unwrap();
+    }
+
     /// Tests only: the store as it is between a re-open that failed and the next: no handles,
     /// so every read fails.
     #[cfg(test)]
