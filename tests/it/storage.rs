@@ -446,3 +446,35 @@ async fn a_full_disk_grown_again_is_recovered_without_a_restart() {
         "{line}"
     );
 }
+
+/// Issue 19: a store that keeps failing (its directory deleted, which the daemon never
+/// creates again by itself) ends the daemon after `store.fault_exit_after`, non-zero, with one
+/// sentence, so the service manager restarts it.
+#[tokio::test]
+async fn a_store_that_keeps_failing_ends_the_daemon_after_fault_exit_after() {
+    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
+    let server = two_feeds(items.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = config(dir.path(), port, &server);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen("[store]\n", "[store]\nfault_exit_after = \"2s\"\n", 1);
+    std::fs::write(&config, text).unwrap();
+    let mut daemon = LoggedDaemon::spawn(run_command(&config));
+    wait_for(port, "/healthz", "six stories", |b| {
+        b.contains("\"stories\":6")
+    })
+    .await;
+
+    std::fs::remove_dir_all(dir.path().join("db")).unwrap();
+    items.store(4, std::sync::atomic::Ordering::SeqCst);
+    daemon.wait_for_log("the store's files are gone").await;
+    let (status, log) = daemon.exited().await;
+    assert_eq!(status.code(), Some(2), "{log}");
+    let sentence = format!(
+        "error: the store at {} kept failing for ",
+        dir.path().join("db").display()
+    );
+    assert!(log.contains(&sentence), "{log}");
+    assert!(log.contains("exiting so the service restarts"), "{log}");
+}
