@@ -48,24 +48,23 @@ pub async fn watch(
             () = shutdown.cancelled() => return None,
             () = tokio::time::sleep(WATCH_EVERY) => {}
         }
-        let Some(fault) = store.fault() else {
+        if store.fault().is_none() {
             continue;
-        };
+        }
         let failing_since = Instant::now();
         let mut backoff = FIRST_BACKOFF;
-        let mut last = format!("{}: {}", fault.kind, fault.reason);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return None,
                 () = tokio::time::sleep(backoff) => {}
             }
-            match reopen(&store).await {
+            let last = match reopen(&store).await {
                 Ok(()) => {
                     recovered();
                     break;
                 }
-                Err(e) => last = e.to_string(),
-            }
+                Err(e) => e.to_string(),
+            };
             if failing_since.elapsed() >= give_up_after {
                 let gave_up = GaveUp {
                     path: store.path().display().to_string(),

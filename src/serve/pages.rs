@@ -188,7 +188,7 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, S
         (Some(fault), _) => serde_json::json!({
             "status": "degraded",
             "kind": fault.kind.label(),
-            "reason": format!("{}: {}", fault.kind, fault.reason),
+            "reason": fault.sentence(),
             "since": fault.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }),
     };

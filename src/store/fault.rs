@@ -75,6 +75,22 @@ impl FaultKind {
     }
 }
 
+/// A fault in words: its kind, then its cause (just the cause for an unclassified one: "an
+/// I/O error" before it says nothing).
+pub(super) fn sentence(kind: FaultKind, reason: &str) -> String {
+    match kind {
+        FaultKind::Io => reason.to_owned(),
+        kind => format!("{kind}: {reason}"),
+    }
+}
+
+impl Fault {
+    /// The fault in words, as `/healthz` and the log say it.
+    pub fn sentence(&self) -> String {
+        sentence(self.kind, &self.reason)
+    }
+}
+
 impl std::fmt::Display for FaultKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.words())

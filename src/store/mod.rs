@@ -87,7 +87,7 @@ pub enum StoreError {
         path: String,
     },
     /// A read or write failed.
-    #[error("store I/O failed: {kind}: {reason}")]
+    #[error("store I/O failed: {}", fault::sentence(*kind, reason))]
     Io {
         /// What kind of failure.
         kind: FaultKind,

@@ -187,7 +187,7 @@ fn open_db(options: &StoreOptions) -> Result<sled::Db, StoreError> {
                 let (kind, reason) = super::fault::classify(&other);
                 StoreError::Open {
                     path,
-                    reason: format!("{kind}: {reason}"),
+                    reason: super::fault::sentence(kind, &reason),
                 }
             }
         })

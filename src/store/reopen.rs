@@ -73,7 +73,7 @@ impl Store {
         if let Some(fault) = self.fault() {
             let past = PastFault {
                 kind: fault.kind.label().to_owned(),
-                reason: format!("{}: {}", fault.kind, fault.reason),
+                reason: fault.sentence(),
                 since: fault.since,
                 until: chrono::Utc::now(),
             };
