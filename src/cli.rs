@@ -308,18 +308,24 @@ pub fn sources(config: Config, json: bool) -> Result<ExitCode> {
         ]
         .map(str::to_owned);
         print_table(&mut out, &header, &rows)?;
-        // A fault the daemon rode out: its polls could not record their failures meanwhile.
-        if let Some(fault) = store.last_fault()? {
-            writeln!(
-                out,
-                "store: could not write from {} to {} ({})",
-                rfc3339(fault.since),
-                rfc3339(fault.until),
-                fault.reason
-            )?;
-        }
+        print_past_fault(&mut out, &store)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The storage fault a daemon rode out, if any, after the sources' table: their polls could
+/// not record their failures meanwhile.
+fn print_past_fault(out: &mut impl Write, store: &Store) -> Result<()> {
+    if let Some(fault) = store.last_fault()? {
+        writeln!(
+            out,
+            "store: could not write from {} to {} ({})",
+            rfc3339(fault.since),
+            rfc3339(fault.until),
+            fault.reason
+        )?;
+    }
+    Ok(())
 }
 
 /// Columns padded to their widest cell (counted in characters), two spaces apart; the last
