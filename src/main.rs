@@ -19,9 +19,13 @@ Exit codes:
 The store:
   One process opens the store (store.path) at a time: run poll, items, sources and render
   while the daemon is stopped, or against another store.path; the error says so.
+  A corrupt store is moved aside (PATH.corrupt-TIME) and a fresh one started. When the disk
+  fails (full, refused, gone), the daemon keeps serving, re-opens the store once it can, and
+  exits 2 after store.fault_exit_after (10m) of failing.
 
 Signals (run):
   SIGTERM, SIGINT  stop scheduling, let polls finish (5 s at most), drain HTTP, flush, exit 0
+                   (exit 2, saying what could not be written, when the disk fails the flush)
   SIGHUP           logged and ignored (reloading the config needs a restart for now)
   SIGUSR1/SIGUSR2  logged and ignored
 
