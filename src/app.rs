@@ -3,8 +3,9 @@
 //!
 //! Shutdown order (SIGTERM/SIGINT): stop scheduling; let in-flight polls finish within
 //! [`FETCH_GRACE`]; drain HTTP; end the CPU workers and then the store's writer (after the
-//! commits queued to it) within [`WORKER_GRACE`]; flush and close the store. Nothing here
-//! exits the process.
+//! commits queued to it) within [`WORKER_GRACE`]; flush and close the store within
+//! [`CLOSE_GRACE`] (past it, or on a failed write, `run` returns an error naming what could
+//! not be written). Nothing here exits the process.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::pipeline::Ingest;
 use crate::publish::Publisher;
 use crate::schedule::{self, Clock};
 use crate::serve;
+use crate::signals::Signals;
 use crate::store::{Store, StoreError, StoreOptions};
 
 /// How long in-flight polls may take to finish after a shutdown signal.
@@ -26,6 +28,11 @@ pub const FETCH_GRACE: Duration = Duration::from_secs(5);
 /// How long the CPU workers and the store's writer may take to end at shutdown: the writer
 /// finishes the commits queued to it, a worker the document it is reading.
 pub const WORKER_GRACE: Duration = Duration::from_secs(5);
+
+/// How long the store may take to write its index snapshot and flush at shutdown. On a
+/// failing disk sled can wait for ever; past this the daemon says what it could not write and
+/// exits non-zero (well within the unit's `TimeoutStopSec`).
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// How often retention scans the store.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
@@ -47,6 +54,18 @@ pub enum AppError {
         /// The config file.
         file: String,
     },
+    /// The store could not be closed cleanly: its index snapshot and the writes since the
+    /// last flush may be lost (the next start rebuilds the index from the records).
+    #[error("could not write the index snapshot and last changes of the store at {path}: {reason}")]
+    Close {
+        /// The store's directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The store kept failing for `store.fault_exit_after`.
+    #[error("{0}")]
+    StoreFailing(#[from] crate::recovery::GaveUp),
     /// The HTTP server could not bind or failed.
     #[error("the HTTP server on {addr} failed: {reason}")]
     Server {
@@ -62,6 +81,8 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let signals = Signals::listen();
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let metrics = Arc::new(Metrics::new());
+    let counted = metrics.clone();
+    store.observe_faults(Arc::new(move |kind| counted.store_error(kind)));
     seed_source_metrics(&config, &store, &metrics);
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
     startup_retention(&ingest);
@@ -85,6 +106,7 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         "sosik started"
     );
 
+    let recovery = spawn_recovery(&config, &store, &publisher, &shutdown);
     let retention = tokio::spawn(retention_loop(
         ingest.clone(),
         publisher.clone(),
@@ -120,19 +142,106 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
 
     // Scheduling has stopped and polls are done or abandoned: drain HTTP, then flush.
     let _ = retention.await;
-    http_stop.cancel();
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
-        Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
+    let gave_up = recovery.await.ok().flatten();
+    let stopping = Stopping {
+        http_stop,
+        server,
+        ingest,
+        store,
+    };
+    stopping.finish(gave_up).await
+}
+
+/// What the shutdown's last steps end, once scheduling has stopped.
+struct Stopping {
+    http_stop: CancellationToken,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    ingest: Ingest,
+    store: Store,
+}
+
+impl Stopping {
+    /// Drains HTTP, ends the workers and the writer, closes the store; the error is the
+    /// recovery's giving up when it gave up, else the close's.
+    async fn finish(self, gave_up: Option<crate::recovery::GaveUp>) -> Result<(), AppError> {
+        let Stopping {
+            http_stop,
+            server,
+            ingest,
+            store,
+        } = self;
+        http_stop.cancel();
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
+            Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
+        }
+        // No poll runs now: end the CPU workers and the writer, so no commit follows the close.
+        if !ingest.stop(WORKER_GRACE).await {
+            tracing::warn!("worker threads did not end in time; closing the store without them");
+        }
+        let closed = close_store(store).await;
+        if let Some(gave_up) = gave_up {
+            if let Err(e) = closed {
+                tracing::error!(error = %e, "closing the failing store failed too");
+            }
+            return Err(gave_up.into());
+        }
+        closed?;
+        tracing::info!("sosik stopped");
+        Ok(())
     }
-    // No poll runs now: end the CPU workers and the writer, so no commit follows the close.
-    if !ingest.stop(WORKER_GRACE).await {
-        tracing::warn!("worker threads did not end in time; closing the store without them");
+}
+
+/// Starts the task that re-opens the store after a storage fault (polls fail and HTTP serves
+/// what it has meanwhile), and gives up after `store.fault_exit_after`.
+fn spawn_recovery(
+    config: &Config,
+    store: &Store,
+    publisher: &Publisher,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<Option<crate::recovery::GaveUp>> {
+    let publisher = publisher.clone();
+    tokio::spawn(crate::recovery::watch(
+        store.clone(),
+        config.store.fault_exit_after,
+        shutdown.clone(),
+        // What was committed but not yet on disk when the store failed is gone after the
+        // re-open: feeds cached from it are stale.
+        move || publisher.invalidate(),
+    ))
+}
+
+/// Closes the store (index snapshot, flush) on a thread of its own, waiting at most
+/// [`CLOSE_GRACE`]. Not on tokio's blocking pool: a close stuck in sled would hold the
+/// runtime's shutdown too. A store that failed to close is never dropped (sled's drop flushes
+/// again and could wait for ever on the same disk): the process is ending anyway.
+async fn close_store(store: Store) -> Result<(), AppError> {
+    let path = store.path().display().to_string();
+    let failed = |reason: String| AppError::Close {
+        path: path.clone(),
+        reason,
+    };
+    let (done, closed) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("sosik-close".into())
+        .spawn(move || {
+            let result = store.close();
+            if result.is_err() {
+                std::mem::forget(store);
+            }
+            let _ = done.send(result);
+        })
+        .map_err(|e| failed(format!("cannot start a thread to close it: {e}")))?;
+    match tokio::time::timeout(CLOSE_GRACE, closed).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(failed(e.to_string())),
+        Ok(Err(_)) => Err(failed("closing it panicked".into())),
+        Err(_) => Err(failed(format!(
+            "the disk did not take them within {} s",
+            CLOSE_GRACE.as_secs()
+        ))),
     }
-    store.close()?;
-    tracing::info!("sosik stopped");
-    Ok(())
 }
 
 /// The start-up retention pass, on this thread rather than a pool thread: its scratch (every
@@ -255,71 +364,6 @@ async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: Cancella
     }
 }
 
-/// The signals the daemon answers, caught from the moment [`Signals::listen`] runs: at the
-/// very start of [`run`], so a signal sent while a large store opens is not met by its default
-/// action. SIGTERM and SIGINT shut down. The other signals whose default action ends a process
-/// and that an operator or a service manager may send (SIGHUP, SIGUSR1, SIGUSR2) are logged
-/// and otherwise ignored: left to their default they ended the daemon at once with no shutdown
-/// and no store flush, and a SIGHUP exit counts as clean to systemd, so `Restart=on-failure`
-/// did not bring it back (issue 12). SIGHUP is to reload the config once reload exists.
-struct Signals {
-    #[cfg(unix)]
-    caught: [Option<tokio::signal::unix::Signal>; 5],
-}
-
-impl Signals {
-    #[cfg(unix)]
-    const NAMES: [&str; 5] = ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2"];
-
-    /// Starts catching the signals.
-    fn listen() -> Signals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::SignalKind;
-            let kinds = [
-                SignalKind::terminate(),
-                SignalKind::interrupt(),
-                SignalKind::hangup(),
-                SignalKind::user_defined1(),
-                SignalKind::user_defined2(),
-            ];
-            Signals {
-                caught: std::array::from_fn(|i| listen(kinds[i], Self::NAMES[i])),
-            }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// Waits for SIGTERM or SIGINT, logging the others, then cancels `shutdown`.
-    async fn watch(self, shutdown: CancellationToken) {
-        #[cfg(unix)]
-        {
-            let [mut term, mut int, mut hup, mut usr1, mut usr2] = self.caught;
-            loop {
-                tokio::select! {
-                    () = next(&mut term) => break,
-                    () = next(&mut int) => break,
-                    () = next(&mut hup) => tracing::warn!(
-                        signal = "SIGHUP",
-                        "config reload is not available yet; still running on the config read at start"
-                    ),
-                    () = next(&mut usr1) => {
-                        tracing::warn!(signal = "SIGUSR1", "signal ignored; still running");
-                    }
-                    () = next(&mut usr2) => {
-                        tracing::warn!(signal = "SIGUSR2", "signal ignored; still running");
-                    }
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
-        tracing::info!("shutting down");
-        shutdown.cancel();
-    }
-}
-
 /// What `sosik poll` did: one report per source polled, in the config's order.
 #[derive(Debug)]
 pub struct PollRun {
@@ -329,6 +373,9 @@ pub struct PollRun {
     pub stored: usize,
     /// Stories forgotten by retention after the polls.
     pub forgotten: usize,
+    /// Why the store could not be closed cleanly after the polls (a full disk, say): the
+    /// polls' reports stand, but what they stored may not all be on disk.
+    pub close_error: Option<String>,
 }
 
 /// Polls the sources `ids` (every enabled one when empty) once, now, into the store, then
@@ -361,7 +408,15 @@ pub async fn poll_now(
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let ingest = Ingest::new(config.clone(), store.clone())?;
     let mut reports = ingest.ingest_all(&selected, done).await;
-    let forgotten = store.apply_retention(Utc::now(), config.store.retention)?;
+    // On a failing store the polls have said so, one sentence each; retention and the close
+    // then fail the same way, which is reported once, after them.
+    let mut close_error = None;
+    let forgotten = store
+        .apply_retention(Utc::now(), config.store.retention)
+        .unwrap_or_else(|e| {
+            close_error = Some(e.to_string());
+            0
+        });
     // Config order, so the table reads like the config.
     let order: std::collections::HashMap<_, _> = config
         .sources
@@ -372,34 +427,43 @@ pub async fn poll_now(
     reports.sort_by_key(|r| order.get(&r.source).copied());
     let stored = store.len();
     ingest.stop(WORKER_GRACE).await;
-    store.close()?;
+    if let Err(e) = close_store(store).await {
+        close_error = Some(e.to_string());
+    }
     Ok(PollRun {
         reports,
         stored,
         forgotten,
+        close_error,
     })
 }
 
-/// Catches `kind` from now on; `None` (logged) when it cannot, and the signal keeps its
-/// default action.
-#[cfg(unix)]
-fn listen(
-    kind: tokio::signal::unix::SignalKind,
-    name: &'static str,
-) -> Option<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(kind)
-        .inspect_err(|e| tracing::error!(error = %e, signal = name, "cannot listen for a signal"))
-        .ok()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The next delivery of `signal`; never, for a signal not caught.
-#[cfg(unix)]
-async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
-    // `recv` answers `None` only once the runtime is gone: nothing more will come.
-    if let Some(signal) = signal
-        && signal.recv().await.is_some()
-    {
-        return;
+    /// Issue 19: SIGTERM while a store write was stuck on the disk hung the daemon after
+    /// "HTTP shutting down". The close now gives up after its deadline and says what it could
+    /// not write.
+    #[tokio::test]
+    async fn a_close_stuck_on_the_disk_gives_up_after_its_deadline_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&StoreOptions {
+            path: dir.path().join("db"),
+            cache_capacity: 8 << 20,
+        })
+        .unwrap();
+        store.stall_writes(Duration::from_secs(30));
+        let started = std::time::Instant::now();
+        let closing = tokio::time::timeout(Duration::from_secs(20), close_store(store));
+        let err = closing.await.expect("the close gives up").unwrap_err();
+        assert!(started.elapsed() < CLOSE_GRACE + Duration::from_secs(2));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "could not write the index snapshot and last changes of the store at {}: the disk did not take them within 5 s",
+                dir.path().join("db").display()
+            )
+        );
     }
-    std::future::pending().await
 }

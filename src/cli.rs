@@ -71,7 +71,10 @@ pub async fn poll(config: Config, ids: Vec<String>) -> Result<ExitCode> {
             String::new()
         }
     )?;
-    Ok(if failed == 0 {
+    if let Some(error) = &run.close_error {
+        eprintln!("error: {error}");
+    }
+    Ok(if failed == 0 && run.close_error.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -305,8 +308,24 @@ pub fn sources(config: Config, json: bool) -> Result<ExitCode> {
         ]
         .map(str::to_owned);
         print_table(&mut out, &header, &rows)?;
+        print_past_fault(&mut out, &store)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The storage fault a daemon rode out, if any, after the sources' table: their polls could
+/// not record their failures meanwhile.
+fn print_past_fault(out: &mut impl Write, store: &Store) -> Result<()> {
+    if let Some(fault) = store.last_fault()? {
+        writeln!(
+            out,
+            "store: could not write from {} to {} ({})",
+            rfc3339(fault.since),
+            rfc3339(fault.until),
+            fault.reason
+        )?;
+    }
+    Ok(())
 }
 
 /// Columns padded to their widest cell (counted in characters), two spaces apart; the last

@@ -23,9 +23,11 @@ pub mod normalize;
 pub mod parse;
 pub mod pipeline;
 pub mod publish;
+pub mod recovery;
 pub mod render;
 pub mod schedule;
 pub mod serve;
+mod signals;
 pub mod store;
 pub mod workers;
 

@@ -19,9 +19,13 @@ Exit codes:
 The store:
   One process opens the store (store.path) at a time: run poll, items, sources and render
   while the daemon is stopped, or against another store.path; the error says so.
+  A corrupt store is moved aside (PATH.corrupt-TIME) and a fresh one started. When the disk
+  fails (full, refused, gone), the daemon keeps serving, re-opens the store once it can, and
+  exits 2 after store.fault_exit_after (10m) of failing.
 
 Signals (run):
   SIGTERM, SIGINT  stop scheduling, let polls finish (5 s at most), drain HTTP, flush, exit 0
+                   (exit 2, saying what could not be written, when the disk fails the flush)
   SIGHUP           logged and ignored (reloading the config needs a restart for now)
   SIGUSR1/SIGUSR2  logged and ignored
 
@@ -124,7 +128,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(dispatch(command, config)) {
+    let result = runtime.block_on(dispatch(command, config));
+    // A store write stuck on a failing disk must not hold the exit: blocking-pool threads
+    // still inside sled are left behind (each shutdown step has already given up on them).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(code) => code,
         // A reader that closed the pipe (`sosik items | head`) wants no more: end quietly.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,

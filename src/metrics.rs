@@ -41,6 +41,16 @@ pub struct Metrics {
     pub stories_updated: Family<SourceLabels, Counter>,
     /// `sosik_source_consecutive_errors{source}`: failures since the last success.
     pub consecutive_errors: Family<SourceLabels, Gauge>,
+    /// `sosik_store_errors_total{kind}`: storage errors by kind (full, permission, gone,
+    /// corrupt, io).
+    pub store_errors: Family<KindLabels, Counter>,
+}
+
+/// Labels of `sosik_store_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// The kind of storage fault ([`crate::store::FaultKind::label`]).
+    pub kind: &'static str,
 }
 
 /// Labels of `sosik_fetches_total`.
@@ -100,8 +110,19 @@ impl Metrics {
             "Failed polls since the last success, per source",
             consecutive_errors.clone(),
         );
+        let store_errors = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "store_errors",
+            "Storage errors, by kind",
+            store_errors.clone(),
+        );
+        // Every kind from the start, so a rate over the series needs no first error.
+        for kind in crate::store::FaultKind::ALL {
+            drop(store_errors.get_or_create(&KindLabels { kind: kind.label() }));
+        }
         Metrics {
             registry,
+            store_errors,
             stories,
             sources,
             http_requests,
@@ -126,6 +147,13 @@ impl Metrics {
         self.consecutive_errors
             .get_or_create(&labels)
             .set(i64::from(consecutive_errors));
+    }
+
+    /// Counts one storage error of `kind`.
+    pub fn store_error(&self, kind: crate::store::FaultKind) {
+        self.store_errors
+            .get_or_create(&KindLabels { kind: kind.label() })
+            .inc();
     }
 
     /// Every series in the OpenMetrics text format.

@@ -224,8 +224,25 @@ impl Publisher {
         if let Some(hit) = self.cached(key, generation) {
             return Ok(hit);
         }
-        let mut rendered = self.render_now(output, format, scan_budget(output.limit))?;
-        rendered.last_modified = self.last_modified(output, format, &rendered.etag)?;
+        let fresh = self
+            .render_now(output, format, scan_budget(output.limit))
+            .and_then(|mut rendered| {
+                rendered.last_modified = self.last_modified(output, format, &rendered.etag)?;
+                Ok(rendered)
+            });
+        let rendered = match fresh {
+            Ok(rendered) => rendered,
+            // The store cannot be read now (re-opened after a storage fault, issue 19): the
+            // bytes served last are still the best answer.
+            Err(error @ PublishError::Store(_)) => match lock(&self.inner.cache).get(&key) {
+                Some(stale) => {
+                    tracing::warn!(output = %output.name, %format, %error, "serving the feed as last rendered");
+                    return Ok(stale.rendered.clone());
+                }
+                None => return Err(error),
+            },
+            Err(error) => return Err(error),
+        };
         self.inner.renders.fetch_add(1, Ordering::Relaxed);
         let entry = Cached {
             generation,

@@ -29,6 +29,9 @@ pub const DEFAULT_STORE_PATH: &str = "data";
 pub const DEFAULT_RETENTION: &str = "30d";
 /// `store.max_items_per_source`.
 pub const DEFAULT_MAX_ITEMS_PER_SOURCE: u64 = 2000;
+/// `store.fault_exit_after`: how long the daemon keeps re-opening a failing store before it
+/// exits non-zero for its supervisor to restart it.
+pub const DEFAULT_FAULT_EXIT_AFTER: &str = "10m";
 /// `server.listen`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// `poll.interval`, as written and parsed.
@@ -185,6 +188,9 @@ pub struct StoreConfig {
     /// sled's page cache, in bytes ([`DEFAULT_CACHE_CAPACITY`] unless set). sled's own default
     /// (1 GiB) is far more than a feed store needs.
     pub cache_capacity: u64,
+    /// How long the daemon keeps re-opening a store that fails (a full disk, say) before it
+    /// exits non-zero ([`DEFAULT_FAULT_EXIT_AFTER`] unless set).
+    pub fault_exit_after: Duration,
 }
 
 /// `[server]`: the HTTP side.

@@ -37,6 +37,7 @@ pub(super) struct RawStore {
     retention: Option<String>,
     max_items_per_source: Option<u64>,
     cache_capacity: Option<u64>,
+    fault_exit_after: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -208,6 +209,11 @@ impl RawStore {
                 DEFAULT_MAX_ITEMS_PER_SOURCE,
             )? as usize,
             cache_capacity: self.cache_capacity.unwrap_or(DEFAULT_CACHE_CAPACITY),
+            fault_exit_after: nonzero_duration(
+                "store.fault_exit_after",
+                self.fault_exit_after.as_deref(),
+                DEFAULT_FAULT_EXIT_AFTER,
+            )?,
         })
     }
 }

@@ -337,6 +337,27 @@ fn a_second_request_comes_from_the_cache_until_invalidated() {
     assert_eq!(publisher.renders(), 3);
 }
 
+/// Issue 19: while the store cannot be read (between re-opens after a storage fault), a feed
+/// rendered before is still served as it was; one never rendered is an error.
+#[test]
+fn a_store_that_cannot_be_read_serves_the_feed_as_last_rendered() {
+    let fx = fixture();
+    commit(
+        &fx.store,
+        "mk-all",
+        &[story("mk-all", "it/1", "처음", 1, &[])],
+        day(1),
+    );
+    let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
+    let before = json(&publisher, "it-science");
+    publisher.invalidate();
+    fx.store.lose_handles();
+    let during = json(&publisher, "it-science");
+    assert_eq!(during.etag, before.etag);
+    assert_eq!(titles(&during), ["처음"]);
+    assert!(publisher.render("it-science", Format::Rss).is_err());
+}
+
 #[test]
 fn concurrent_misses_after_an_invalidation_render_once() {
     let fx = fixture();

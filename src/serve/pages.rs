@@ -5,7 +5,9 @@
 //! `/healthz` always answers 200 while the daemon runs (it is a liveness check); its body says
 //! whether the sources are healthy: `"status":"degraded"` when any enabled source's last poll
 //! failed (its stored state counts consecutive errors), with how many (`failing`) and which
-//! (`failing_sources`, the first [`MAX_FAILING_LISTED`] ids in config order).
+//! (`failing_sources`, the first [`MAX_FAILING_LISTED`] ids in config order), and when the
+//! store cannot write (a full disk, say): `"store":{"status":"degraded","kind":…,"reason":…,
+//! "since":…}` (else `"store":{"status":"ok"}`).
 
 use crate::html::escape;
 use std::fmt::Write as _;
@@ -149,13 +151,12 @@ fn meta<'a>(listing: &'a Listing, base_url: &'a str) -> FeedMeta<'a> {
     }
 }
 
-/// `GET /healthz`: always 200; `{"status":"ok"|"degraded","stories":N,"sources":N,
-/// "failing":N,"failing_sources":[ids]}` (see the module notes).
+/// `GET /healthz`: always 200; `{"status":"ok"|"degraded","store":{"status":…},
+/// "stories":N,"sources":N,"failing":N,"failing_sources":[ids]}` (see the module notes).
 pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, ServeError> {
-    let publisher = state.publisher.clone();
     let config = state.config.clone();
     let store = state.store.clone();
-    let (stories, failing) = blocking(move || {
+    let read = blocking(move || {
         let mut failing = Vec::new();
         for source in config.sources.iter().filter(|s| s.enabled) {
             let failed = store
@@ -166,12 +167,34 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, S
                 failing.push(source.id.to_string());
             }
         }
-        Ok((publisher.story_count(), failing))
+        Ok(failing)
     })
-    .await?;
-    let status = if failing.is_empty() { "ok" } else { "degraded" };
+    .await;
+    // sled can refuse even reads once a write failed: still an answer, saying so.
+    let (failing, unreadable) = match read {
+        Ok(failing) => (failing, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let stories = state.publisher.story_count();
+    let fault = state.store.fault();
+    let status = if failing.is_empty() && fault.is_none() && unreadable.is_none() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    let store = match (&fault, unreadable) {
+        (None, None) => serde_json::json!({ "status": "ok" }),
+        (None, Some(reason)) => serde_json::json!({ "status": "degraded", "reason": reason }),
+        (Some(fault), _) => serde_json::json!({
+            "status": "degraded",
+            "kind": fault.kind.label(),
+            "reason": fault.sentence(),
+            "since": fault.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }),
+    };
     let body = serde_json::json!({
         "status": status,
+        "store": store,
         "stories": stories,
         "sources": state.config.sources.len(),
         "failing": failing.len(),

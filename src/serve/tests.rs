@@ -312,9 +312,73 @@ async fn healthz_reports_story_and_source_counts() {
     assert_eq!(
         status,
         serde_json::json!({
-            "status": "ok", "stories": 3, "sources": 3, "failing": 0, "failing_sources": []
+            "status": "ok", "store": { "status": "ok" }, "stories": 3, "sources": 3,
+            "failing": 0, "failing_sources": []
         })
     );
+}
+
+/// Issue 19: with the disk full, `/healthz` said "ok" while every poll failed. The store's
+/// fault shows with its kind and reason (said once), the status is "degraded", and each
+/// error counts in `sosik_store_errors_total{kind="full"}`.
+#[tokio::test]
+async fn healthz_says_degraded_with_the_store_fault_and_metrics_count_it() {
+    let (fx, state, router) = app();
+    let metrics = state.metrics.clone();
+    fx.store
+        .observe_faults(Arc::new(move |kind| metrics.store_error(kind)));
+    fx.store
+        .inject_disk(Some(crate::store::Injected { after: 0, code: 28 }));
+    let id = crate::model::SourceId::new("hani").unwrap();
+    for _ in 0..2 {
+        let err = fx.store.save_state(&id, &Default::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "store I/O failed: the disk is full: No space left on device (os error 28)"
+        );
+    }
+    let answer = get(&router, "/healthz", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "liveness: still 200");
+    let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(status["status"], "degraded", "{status}");
+    assert_eq!(status["store"]["status"], "degraded", "{status}");
+    assert_eq!(status["store"]["kind"], "full", "{status}");
+    assert_eq!(
+        status["store"]["reason"],
+        "the disk is full: No space left on device (os error 28)"
+    );
+    let answer = get(&router, "/metrics", &[]).await;
+    let text = String::from_utf8(answer.body.to_vec()).unwrap();
+    assert!(
+        text.contains("sosik_store_errors_total{kind=\"full\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sosik_store_errors_total{kind=\"gone\"} 0"),
+        "{text}"
+    );
+
+    // Space back: the next flush that works clears the fault.
+    fx.store.inject_disk(None);
+    fx.store.flush_blocking().unwrap();
+    let answer = get(&router, "/healthz", &[]).await;
+    let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(status["status"], "ok", "{status}");
+}
+
+/// Issue 19: sled can refuse even reads once a write failed (and a store between re-opens
+/// has nothing to read): `/healthz` still answers 200, degraded, saying why.
+#[tokio::test]
+async fn healthz_answers_degraded_when_the_store_cannot_be_read() {
+    let (fx, _state, router) = app();
+    fx.store.lose_handles();
+    let answer = get(&router, "/healthz", &[]).await;
+    assert_eq!(answer.status, StatusCode::OK, "liveness: still 200");
+    let status: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(status["status"], "degraded", "{status}");
+    assert_eq!(status["store"]["status"], "degraded", "{status}");
+    let reason = status["store"]["reason"].as_str().unwrap();
+    assert!(reason.contains("the store is being re-opened"), "{reason}");
 }
 
 #[tokio::test]
@@ -336,7 +400,7 @@ async fn healthz_says_degraded_with_the_sources_whose_last_poll_failed() {
     assert_eq!(
         status,
         serde_json::json!({
-            "status": "degraded", "stories": 3, "sources": 3,
+            "status": "degraded", "store": { "status": "ok" }, "stories": 3, "sources": 3,
             "failing": 2, "failing_sources": ["hani", "mk-it"]
         })
     );

@@ -106,10 +106,19 @@ impl Store {
             .into_iter()
             .map(|poll| self.stage(poll, &mut group))
             .collect();
-        if let Err(e) = self.apply_group(group) {
-            let reason = e.to_string();
+        // sled writes on into the files of a store directory removed under it (they are
+        // open): those commits would be gone at the next start, so none is made.
+        let applied = self.present().and_then(|()| self.apply_group(group));
+        if let Err(e) = applied {
+            let (kind, reason) = match self.noted(e) {
+                StoreError::Io { kind, reason } => (kind, reason),
+                other => (super::FaultKind::Io, other.to_string()),
+            };
             for result in results.iter_mut().filter(|r| r.is_ok()) {
-                *result = Err(StoreError::Io(reason.clone()));
+                *result = Err(StoreError::Io {
+                    kind,
+                    reason: reason.clone(),
+                });
             }
         }
         results
@@ -139,7 +148,12 @@ impl Store {
     /// Saves a source's state alone (a 304, a failure).
     pub fn save_state(&self, source: &SourceId, state: &SourceState) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
-        self.data.insert(state_key(source), encode_source(state))?;
+        let saved = (self.faults.write_allowed().map_err(StoreError::from)).and_then(|()| {
+            Ok(self
+                .data()?
+                .insert(state_key(source), encode_source(state))?)
+        });
+        saved.map_err(|e| self.noted(e))?;
         Ok(())
     }
 
@@ -214,12 +228,12 @@ impl Store {
         let Some(first_seen) = first_seen else {
             return Ok(None);
         };
-        let stored = self.data.get(story_key(key, first_seen))?;
+        let stored = self.data()?.get(story_key(key, first_seen))?;
         Ok(stored.map(|bytes| (first_seen, bytes)))
     }
 
     /// Writes a group's staged polls in one batch and brings the index up to date.
-    fn apply_group(&self, group: Group) -> Result<(), sled::Error> {
+    fn apply_group(&self, group: Group) -> Result<(), StoreError> {
         let Group {
             pending,
             removals,

@@ -31,12 +31,14 @@
 //! records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
 
 mod commit;
+mod fault;
 mod index;
 mod migrate;
 mod open;
 mod prune;
 mod read;
 mod records;
+mod reopen;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +48,9 @@ use chrono::{DateTime, Utc};
 use sled::IVec;
 
 use crate::model::{SourceId, SourceState, Story, StoryKey};
+#[cfg(test)]
+pub(crate) use fault::Injected;
+pub use fault::{Fault, FaultKind, FaultObserver};
 use index::Index;
 pub use records::RecordError;
 
@@ -82,8 +87,13 @@ pub enum StoreError {
         path: String,
     },
     /// A read or write failed.
-    #[error("store I/O failed: {0}")]
-    Io(String),
+    #[error("store I/O failed: {}", fault::sentence(*kind, reason))]
+    Io {
+        /// What kind of failure.
+        kind: FaultKind,
+        /// Its cause, said once.
+        reason: String,
+    },
     /// A stored record could not be read.
     #[error("a stored record is unreadable: {0}")]
     Record(#[from] RecordError),
@@ -91,7 +101,20 @@ pub enum StoreError {
 
 impl From<sled::Error> for StoreError {
     fn from(e: sled::Error) -> Self {
-        StoreError::Io(e.to_string())
+        let (kind, reason) = fault::classify(&e);
+        StoreError::Io { kind, reason }
+    }
+}
+
+impl StoreError {
+    /// The kind of storage fault this is; `None` for what is no fault of the storage (a
+    /// layout refused, a store in use, one unreadable record).
+    pub fn fault_kind(&self) -> Option<FaultKind> {
+        match self {
+            StoreError::Io { kind, .. } => Some(*kind),
+            StoreError::Corrupt { .. } => Some(FaultKind::Corrupt),
+            StoreError::Open { .. } | StoreError::Locked { .. } | StoreError::Record(_) => None,
+        }
     }
 }
 
@@ -162,6 +185,20 @@ pub struct ServedVersion {
     pub last_modified: DateTime<Utc>,
 }
 
+/// The last storage fault the store recovered from in the process ([`Store::last_fault`]):
+/// what `sosik sources` shows after a daemon rode out a full disk, say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastFault {
+    /// Its kind's label ([`FaultKind::label`]).
+    pub kind: String,
+    /// Its kind and cause, as `/healthz` said them.
+    pub reason: String,
+    /// When the store began failing.
+    pub since: DateTime<Utc>,
+    /// When it was re-opened and wrote again.
+    pub until: DateTime<Utc>,
+}
+
 /// Settings for opening a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -174,9 +211,11 @@ pub struct StoreOptions {
 /// An open store. Cheap to clone (sled handles and the indexes are shared).
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    meta: sled::Tree,
-    data: sled::Tree,
+    /// sled's handles, shared by every clone and replaced whole when the store is re-opened
+    /// after a fault ([`Store::reopen`]); `None` while a re-open could not finish.
+    handles: Arc<RwLock<Option<Handles>>>,
+    /// sled's page cache in bytes, for a re-open.
+    cache_capacity: u64,
     /// The data generation: bumped, in the same batch, by every write that changes stories.
     generation: Arc<AtomicU64>,
     index: Arc<RwLock<Index>>,
@@ -186,6 +225,16 @@ pub struct Store {
     /// One writer at a time: commits read, decide and write under it, so concurrent polls
     /// sharing a story merge.
     writer: Arc<Mutex<()>>,
+    /// The current storage fault and who hears of each error.
+    faults: Arc<fault::Faults>,
+}
+
+/// The sled database and its two trees.
+#[derive(Clone)]
+struct Handles {
+    db: sled::Db,
+    meta: sled::Tree,
+    data: sled::Tree,
 }
 
 impl std::fmt::Debug for Store {
@@ -202,6 +251,8 @@ const SNAPSHOT: &[u8] = b"index";
 const SNAPSHOT_V1: u8 = 1;
 /// Key of the store's creation time in `meta`.
 const CREATED: &[u8] = b"created";
+/// Key of the last storage fault recovered from, in `meta`.
+const FAULT: &[u8] = b"fault";
 /// Prefix of served-version keys in `meta`.
 const SERVED_PREFIX: &str = "served/";
 
@@ -236,6 +287,25 @@ fn state_key(source: &SourceId) -> Vec<u8> {
 }
 
 impl Store {
+    /// sled's handles now. Reads take them for one operation: a re-open replaces them.
+    fn handles(&self) -> Result<Handles, StoreError> {
+        let handles = self.handles.read().unwrap_or_else(|e| e.into_inner());
+        handles.clone().ok_or_else(|| StoreError::Io {
+            kind: self.fault().map_or(FaultKind::Io, |f| f.kind),
+            reason: "the store is being re-opened".into(),
+        })
+    }
+
+    /// The tree of stories and source states.
+    fn data(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.handles()?.data)
+    }
+
+    /// The tree of the layout version, the creation time, served versions, the snapshot.
+    fn meta(&self) -> Result<sled::Tree, StoreError> {
+        Ok(self.handles()?.meta)
+    }
+
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
@@ -261,10 +331,73 @@ impl Store {
         next
     }
 
+    /// Records a storage fault in the store's fault state (logged once per change of kind,
+    /// counted every time) and hands the error back.
+    fn noted(&self, error: StoreError) -> StoreError {
+        if let Some(kind) = error.fault_kind() {
+            let reason = match &error {
+                StoreError::Io { reason, .. } => reason.clone(),
+                other => other.to_string(),
+            };
+            self.faults.failed(kind, &reason);
+        }
+        error
+    }
+
+    /// Whether the store's directory is still there: sled keeps writing into the files it
+    /// holds open after the directory is removed, and nothing of it would be found again.
+    fn present(&self) -> Result<(), StoreError> {
+        if self.path.is_dir() {
+            return Ok(());
+        }
+        Err(StoreError::Io {
+            kind: FaultKind::Gone,
+            reason: format!("the directory {} was removed", self.path.display()),
+        })
+    }
+
+    /// The store's current storage fault: set by a failed write or flush, cleared when a
+    /// flush succeeds again.
+    pub fn fault(&self) -> Option<Fault> {
+        self.faults.get()
+    }
+
+    /// Tests only: the store's writes meet a disk failing as `disk` says (`None`: healthy).
+    #[cfg(test)]
+    pub(crate) fn inject_disk(&self, disk: Option<Injected>) {
+        self.faults.inject(disk);
+    }
+
+    /// Tests only: a write stuck on the disk for `stall` (another thread holds the writer's
+    /// turn), as sled's can be on a failing disk.
+    #[cfg(test)]
+    pub(crate) fn stall_writes(&self, stall: std::time::Duration) {
+        let (store, (held, taken)) = (self.clone(), std::sync::mpsc::channel());
+        std::thread::spawn(move || {
+            let _writer = store.writer_turn();
+            held.send(()).unwrap();
+            std::thread::sleep(stall);
+        });
+        taken.recv().unwrap();
+    }
+
+    /// Tests only: the store as it is between a re-open that failed and the next: no handles,
+    /// so every read fails.
+    #[cfg(test)]
+    pub(crate) fn lose_handles(&self) {
+        drop(self.handles.write().unwrap().take());
+    }
+
+    /// Sets who hears of every storage error (the daemon's `sosik_store_errors_total`).
+    pub fn observe_faults(&self, observer: FaultObserver) {
+        self.faults.observe(observer);
+    }
+
     /// Applies a batch to `data` and, once it is written, moves the generation to what
     /// [`Store::next_generation`] set in it.
-    fn apply(&self, batch: sled::Batch, generation: u64) -> Result<(), sled::Error> {
-        self.data.apply_batch(batch)?;
+    fn apply(&self, batch: sled::Batch, generation: u64) -> Result<(), StoreError> {
+        self.faults.write_allowed()?;
+        self.data()?.apply_batch(batch)?;
         self.generation.store(generation, Ordering::SeqCst);
         Ok(())
     }

@@ -11,81 +11,61 @@ use chrono::{DateTime, Utc};
 use super::index::{self, Index};
 use super::records::{decode_created, decode_header, encode_created};
 use super::{
-    CREATED, FLUSH_EVERY_MS, GENERATION, SCHEMA_VERSION, SNAPSHOT, SNAPSHOT_V1, Store, StoreError,
-    StoreOptions, key_of_record, migrate,
+    CREATED, FLUSH_EVERY_MS, GENERATION, Handles, SCHEMA_VERSION, SNAPSHOT, SNAPSHOT_V1, Store,
+    StoreError, StoreOptions, key_of_record, migrate,
 };
+
+/// What opening the sled database gives: its handles and what was read from them.
+pub(super) struct Opened {
+    pub(super) handles: Handles,
+    pub(super) generation: u64,
+    pub(super) index: Index,
+    pub(super) created: DateTime<Utc>,
+}
 
 impl Store {
     /// Opens (or creates) the store. A corrupt store is moved aside to `PATH.corrupt-TIME`,
     /// loudly, and a fresh one is started: the sources are in the config, so the next poll
     /// rebuilds it.
     pub fn open(options: &StoreOptions) -> Result<Store, StoreError> {
-        match Self::try_open(options) {
-            Err(StoreError::Corrupt { reason, .. }) => {
-                let aside = aside_path(&options.path);
-                tracing::error!(
-                    path = %options.path.display(),
-                    aside = %aside.display(),
-                    %reason,
-                    "the store is corrupt; moving it aside and starting a fresh one"
-                );
-                std::fs::rename(&options.path, &aside).map_err(|e| StoreError::Open {
-                    path: options.path.display().to_string(),
-                    reason: format!("it is corrupt and could not be moved aside: {e}"),
-                })?;
-                Self::try_open(options)
-            }
-            other => other,
-        }
+        Ok(Store::from_opened(options, open_recovering(options)?))
     }
 
     /// Opens the store as it is, without recovery: a corrupt one is [`StoreError::Corrupt`].
+    #[cfg(test)]
     pub(super) fn try_open(options: &StoreOptions) -> Result<Store, StoreError> {
-        let shown = options.path.display().to_string();
-        let open_err = |reason: String| StoreError::Open {
-            path: shown.clone(),
-            reason,
-        };
-        let db = open_db(options)?;
-        let meta = db.open_tree("meta").map_err(|e| open_err(e.to_string()))?;
-        let data = db.open_tree("data").map_err(|e| open_err(e.to_string()))?;
-        bring_layout_up_to_date(&db, &meta, &data).map_err(open_err)?;
-        let generation = match data.get(GENERATION).map_err(|e| open_err(e.to_string()))? {
-            Some(v) => v
-                .as_ref()
-                .try_into()
-                .map(u64::from_be_bytes)
-                .unwrap_or(u64::MAX),
-            None => 0,
-        };
-        let created = created_at(&meta).map_err(|e| open_err(e.to_string()))?;
-        let index = match load_snapshot(&meta, generation) {
-            Some(index) => index,
-            None => scan_index(&data, &shown).map_err(|e| open_err(e.to_string()))?,
-        };
-        Ok(Store {
-            db,
-            meta,
-            data,
-            generation: Arc::new(AtomicU64::new(generation)),
-            index: Arc::new(RwLock::new(index)),
-            path: options.path.clone(),
-            created,
-            writer: Arc::default(),
-        })
+        Ok(Store::from_opened(options, try_open_parts(options)?))
     }
 
-    /// Writes the indexes to `meta`, so the next open need not read every story. Call at a
-    /// clean close; a crash afterwards is harmless (a later write makes the snapshot stale).
+    fn from_opened(options: &StoreOptions, opened: Opened) -> Store {
+        Store {
+            handles: Arc::new(RwLock::new(Some(opened.handles))),
+            cache_capacity: options.cache_capacity,
+            generation: Arc::new(AtomicU64::new(opened.generation)),
+            index: Arc::new(RwLock::new(opened.index)),
+            path: options.path.clone(),
+            created: opened.created,
+            writer: Arc::default(),
+            faults: Arc::default(),
+        }
+    }
+
+    /// Writes the indexes to `meta`, so the next open need not read every story, and flushes.
+    /// Call at a clean close; a crash afterwards is harmless (a later write makes the snapshot
+    /// stale). A store whose directory was removed writes nothing and says so. On a failing
+    /// disk this can wait a long time inside sled: the daemon calls it with a deadline.
     pub fn close(&self) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
+        self.present().map_err(|e| self.noted(e))?;
         let snapshot = self
             .read_index()
             .to_snapshot(self.generation.load(Ordering::SeqCst));
         let mut bytes = vec![SNAPSHOT_V1];
         bytes = postcard::to_extend(&snapshot, bytes).expect("an index snapshot always serializes");
-        self.meta.insert(SNAPSHOT, bytes)?;
-        self.db.flush()?;
+        let written = (self.faults.write_allowed().map_err(StoreError::from))
+            .and_then(|()| self.handles())
+            .and_then(|h| Ok(h.meta.insert(SNAPSHOT, bytes).and_then(|_| h.db.flush())?));
+        written.map_err(|e| self.noted(e))?;
         Ok(())
     }
 
@@ -100,15 +80,92 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || store.flush_blocking())
             .await
-            .map_err(|e| StoreError::Io(format!("the flush task failed: {e}")))?
+            .map_err(|e| StoreError::Io {
+                kind: super::FaultKind::Io,
+                reason: format!("the flush task failed: {e}"),
+            })?
     }
 
     /// Writes everything to disk, blocking, in the writer's turn (see [`Store::flush`]).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
-        self.db.flush()?;
+        self.present().map_err(|e| self.noted(e))?;
+        let flushed = (self.faults.write_allowed().map_err(StoreError::from))
+            .and_then(|()| Ok(self.handles()?.db.flush()?));
+        flushed.map_err(|e| self.noted(e))?;
+        self.faults.cleared();
         Ok(())
     }
+}
+
+/// Opens the store, moving a corrupt one aside to `PATH.corrupt-TIME` (loudly) and opening a
+/// fresh one in its place.
+pub(super) fn open_recovering(options: &StoreOptions) -> Result<Opened, StoreError> {
+    match try_open_parts(options) {
+        Err(StoreError::Corrupt { reason, .. }) => {
+            let aside = aside_path(&options.path);
+            tracing::error!(
+                path = %options.path.display(),
+                aside = %aside.display(),
+                %reason,
+                "the store is corrupt; moving it aside and starting a fresh one"
+            );
+            std::fs::rename(&options.path, &aside).map_err(|e| StoreError::Open {
+                path: options.path.display().to_string(),
+                reason: format!("it is corrupt and could not be moved aside: {e}"),
+            })?;
+            try_open_parts(options)
+        }
+        other => other,
+    }
+}
+
+/// Opens the store as it is, without recovery: a corrupt one is [`StoreError::Corrupt`],
+/// whether sled says so or panics while reading it back (sled 0.34 panics with "tried to
+/// serialize Uninitialized" on some damaged page tables, issue 19).
+fn try_open_parts(options: &StoreOptions) -> Result<Opened, StoreError> {
+    let opening = std::panic::AssertUnwindSafe(|| open_as_is(options));
+    std::panic::catch_unwind(opening).unwrap_or_else(|panic| {
+        Err(StoreError::Corrupt {
+            path: options.path.display().to_string(),
+            reason: format!(
+                "sled failed reading it back: {}",
+                crate::panic_message(&*panic)
+            ),
+        })
+    })
+}
+
+/// [`try_open_parts`] without its panic boundary.
+fn open_as_is(options: &StoreOptions) -> Result<Opened, StoreError> {
+    let shown = options.path.display().to_string();
+    let open_err = |reason: String| StoreError::Open {
+        path: shown.clone(),
+        reason,
+    };
+    let db = open_db(options)?;
+    let meta = db.open_tree("meta").map_err(|e| open_err(e.to_string()))?;
+    let data = db.open_tree("data").map_err(|e| open_err(e.to_string()))?;
+    bring_layout_up_to_date(&db, &meta, &data).map_err(open_err)?;
+    let generation = match data.get(GENERATION).map_err(|e| open_err(e.to_string()))? {
+        Some(v) => v
+            .as_ref()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .unwrap_or(u64::MAX),
+        None => 0,
+    };
+    let created = created_at(&meta).map_err(|e| open_err(e.to_string()))?;
+    let index = match load_snapshot(&meta, generation) {
+        Some(index) => index,
+        None => scan_index(&data, &shown).map_err(|e| open_err(e.to_string()))?,
+    };
+    Ok(Opened {
+        handles: Handles { db, meta, data },
+        generation,
+        index,
+        created,
+    })
 }
 
 /// Opens the sled database itself, telling a corrupt one and a locked one from other failures.
@@ -126,10 +183,13 @@ fn open_db(options: &StoreOptions) -> Result<sled::Db, StoreError> {
                 reason: e.to_string(),
             },
             sled::Error::Io(ref io) if is_lock_failure(io) => StoreError::Locked { path },
-            other => StoreError::Open {
-                path,
-                reason: other.to_string(),
-            },
+            other => {
+                let (kind, reason) = super::fault::classify(&other);
+                StoreError::Open {
+                    path,
+                    reason: super::fault::sentence(kind, &reason),
+                }
+            }
         })
 }
 

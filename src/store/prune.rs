@@ -98,7 +98,7 @@ impl Store {
             }
         }
         let generation = self.next_generation(&mut batch, true);
-        self.apply(batch, generation)?;
+        self.apply(batch, generation).map_err(|e| self.noted(e))?;
         let mut index = self.write_index();
         for key in &deleted {
             index.remove(key);

@@ -6,8 +6,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::index::{Index, Slot};
-use super::records::{decode_served, decode_source, decode_story, encode_served};
-use super::{ServedVersion, Store, StoreError, served_key, state_key, story_key};
+use super::records::{decode_fault, decode_served, decode_source, decode_story, encode_served};
+use super::{FAULT, PastFault, ServedVersion, Store, StoreError, served_key, state_key, story_key};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 
 /// Keys per page when walking an index; the index lock is held only while a page is taken.
@@ -19,7 +19,7 @@ impl Store {
         let Some(first_seen) = self.read_index().first_seen(key) else {
             return Ok(None);
         };
-        match self.data.get(story_key(key, first_seen))? {
+        match self.data()?.get(story_key(key, first_seen))? {
             Some(bytes) => Ok(Some(decode_story(&bytes)?)),
             None => Ok(None),
         }
@@ -101,7 +101,7 @@ impl Store {
     /// older development build) is logged and treated as absent: it only holds validators and
     /// timings, which the next poll rebuilds, and stories never depend on it.
     pub fn source_state(&self, source: &SourceId) -> Result<Option<SourceState>, StoreError> {
-        match self.data.get(state_key(source))? {
+        match self.data()?.get(state_key(source))? {
             Some(bytes) => match decode_source(&bytes) {
                 Ok(state) => Ok(Some(state)),
                 Err(e) => {
@@ -116,7 +116,7 @@ impl Store {
     /// Every source state stored, by id. Unreadable ones are skipped, as in `source_state`.
     pub fn source_states(&self) -> Result<Vec<(String, SourceState)>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.data.scan_prefix(b"C") {
+        for entry in self.data()?.scan_prefix(b"C") {
             let (k, v) = entry?;
             if let Ok(state) = decode_source(&v) {
                 out.push((String::from_utf8_lossy(&k[1..]).into_owned(), state));
@@ -133,7 +133,7 @@ impl Store {
         output: &str,
         extension: &str,
     ) -> Result<Option<ServedVersion>, StoreError> {
-        match self.meta.get(served_key(output, extension))? {
+        match self.meta()?.get(served_key(output, extension))? {
             Some(bytes) => match decode_served(&bytes) {
                 Ok(served) => Ok(Some(served)),
                 Err(e) => {
@@ -154,9 +154,18 @@ impl Store {
         served: &ServedVersion,
     ) -> Result<(), StoreError> {
         let _writer = self.writer_turn();
-        self.meta
-            .insert(served_key(output, extension), encode_served(served))?;
+        let saved = (self.meta()).and_then(|meta| {
+            Ok(meta.insert(served_key(output, extension), encode_served(served))?)
+        });
+        saved.map_err(|e| self.noted(e))?;
         Ok(())
+    }
+
+    /// The last storage fault this store was re-opened after, if any. An unreadable record
+    /// counts as none: it only informs.
+    pub fn last_fault(&self) -> Result<Option<PastFault>, StoreError> {
+        let record = self.meta()?.get(FAULT)?;
+        Ok(record.and_then(|bytes| decode_fault(&bytes).ok()))
     }
 
     /// When this store was created: recorded at its first open (a store made by an earlier

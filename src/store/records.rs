@@ -452,3 +452,36 @@ pub(super) fn decode_created(bytes: &[u8]) -> Result<DateTime<Utc>, RecordError>
     let us: i64 = read_version(bytes, CREATED_V1)?;
     Ok(time(us))
 }
+
+/// Version byte of the last storage fault's record (`meta`, `fault`).
+pub(super) const FAULT_V1: u8 = 1;
+
+/// The last storage fault the store recovered from: its kind's label, its cause, and when it
+/// began and ended (µs).
+#[derive(Serialize, Deserialize)]
+struct FaultV1 {
+    kind: String,
+    reason: String,
+    since: i64,
+    until: i64,
+}
+
+pub(super) fn encode_fault(fault: &super::PastFault) -> Vec<u8> {
+    let record = FaultV1 {
+        kind: fault.kind.clone(),
+        reason: fault.reason.clone(),
+        since: micros(fault.since),
+        until: micros(fault.until),
+    };
+    with_version(FAULT_V1, &record)
+}
+
+pub(super) fn decode_fault(bytes: &[u8]) -> Result<super::PastFault, RecordError> {
+    let r: FaultV1 = read_version(bytes, FAULT_V1)?;
+    Ok(super::PastFault {
+        kind: r.kind,
+        reason: r.reason,
+        since: time(r.since),
+        until: time(r.until),
+    })
+}

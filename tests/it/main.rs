@@ -14,6 +14,7 @@ mod published;
 mod sandbox;
 mod serve_abuse;
 mod server;
+mod storage;
 
 use std::path::Path;
 

@@ -238,7 +238,8 @@ fn a_poll_whose_stored_record_is_unreadable_fails_alone_in_its_group() {
     commit(&store, "mk-all", std::slice::from_ref(&garbled), at(1));
     let first_seen = store.read_index().first_seen(&garbled.key()).unwrap();
     store
-        .data
+        .data()
+        .unwrap()
         .insert(story_key(&garbled.key(), first_seen), &b"\x03garbage"[..])
         .unwrap();
 
@@ -321,4 +322,58 @@ async fn many_concurrent_commits_and_flushes_never_deadlock() {
         panic!("commits and flushes deadlocked");
     }
     assert_eq!(store.len(), 300 * 20);
+}
+
+/// Issue 19, without root: a disk that fails from the second write on. The failed commit
+/// writes nothing and says what failed once, typed; what was committed before stays; the
+/// store's fault is set once and cleared by the first flush that works again.
+#[test]
+fn a_failing_write_fails_the_commit_alone_and_sets_the_fault_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = errors.clone();
+    store.observe_faults(Arc::new(move |kind| {
+        assert_eq!(kind, FaultKind::Full);
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    store.inject_disk(Some(Injected { after: 1, code: 28 }));
+    commit(&store, "a", &[story("a", 1, "one", 1)], at(1));
+    assert!(store.fault().is_none());
+    for n in 2..4 {
+        let id = SourceId::new("a").unwrap();
+        let stories = [story("a", n, "lost", n)];
+        let err = store
+            .commit_one(id, stories.to_vec(), poll_state(&stories), at(n))
+            .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                StoreError::Io {
+                    kind: FaultKind::Full,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "store I/O failed: the disk is full: No space left on device (os error 28)"
+        );
+    }
+    assert_eq!(errors.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let fault = store.fault().expect("the store is at fault");
+    assert_eq!(fault.kind, FaultKind::Full);
+    assert_eq!(
+        titles(&store),
+        ["one"],
+        "nothing of a failed commit is kept"
+    );
+    assert!(store.flush_blocking().is_err(), "still full");
+
+    store.inject_disk(None);
+    store.flush_blocking().unwrap();
+    assert!(store.fault().is_none(), "cleared once a flush works");
+    commit(&store, "a", &[story("a", 4, "four", 4)], at(4));
+    assert_eq!(titles(&store), ["four", "one"]);
 }

@@ -178,9 +178,10 @@ impl Store {
     pub(crate) fn garble_body(&self, key: &StoryKey) {
         let first_seen = self.read_index().first_seen(key).unwrap();
         let at = story_key(key, first_seen);
-        let bytes = self.data.get(at).unwrap().unwrap();
+        let data = self.data().unwrap();
+        let bytes = data.get(at).unwrap().unwrap();
         let (header, _) = split_record(&bytes).unwrap();
         let garbled = join_record(&header, b"\xff\xff\xff not an LZ4 block");
-        self.data.insert(at, garbled).unwrap();
+        data.insert(at, garbled).unwrap();
     }
 }

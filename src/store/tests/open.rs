@@ -14,11 +14,8 @@ fn a_newer_layout_is_refused_with_a_clear_error() {
             .unwrap();
         db.flush().unwrap();
     }
-    let err = Store::open(&StoreOptions {
-        path: dir.path().join("db"),
-        cache_capacity: 8 << 20,
-    })
-    .unwrap_err();
+    // Waiting out the raw handle's file lock, which sled releases on a background thread.
+    let err = try_open_err(dir.path());
     assert!(err.to_string().contains("layout version 99"), "{err}");
 }
 
@@ -297,4 +294,56 @@ fn try_open_err(dir: &Path) -> StoreError {
         }
     }
     panic!("the store stayed locked")
+}
+
+/// Bytes flipped across sled's data file: sled 0.34 panics reading it back ("tried to
+/// serialize Uninitialized", issue 19). The panic is the store's corruption, not the
+/// process's end: the store is moved aside and a fresh one opened.
+#[test]
+fn a_store_sled_panics_on_is_corrupt_and_moved_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open(dir.path());
+        let long = "기사 ".repeat(60);
+        for day in 1..=20u32 {
+            let stories: Vec<Story> = (0..200)
+                .map(|n| story("a", day * 1000 + n, &format!("{n} {long}"), day))
+                .collect();
+            commit(&store, "a", &stories, at(day));
+        }
+        store.close().unwrap();
+    }
+    flip_across(&dir.path().join("db").join("db"));
+    let err = try_open_err(dir.path());
+    assert!(matches!(&err, StoreError::Corrupt { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("sled failed reading it back"),
+        "{err}"
+    );
+
+    let store = open(dir.path());
+    assert!(store.is_empty(), "a fresh store");
+    let aside = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("db.corrupt-")
+        })
+        .count();
+    assert_eq!(aside, 1, "the damaged store is kept aside");
+}
+
+/// Flips 64 bytes in every 64 KiB of the file at `path`.
+fn flip_across(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let len = bytes.len();
+    for start in (32 << 10..len).step_by(64 << 10) {
+        for b in &mut bytes[start..(start + 64).min(len)] {
+            *b ^= 0x5a;
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
 }
