@@ -273,23 +273,54 @@ async fn sigterm_with_the_store_directory_deleted_exits_non_zero_naming_it() {
     );
 }
 
+/// A daemon polling two feeds of three stories each into a store on an 8 MiB tmpfs, once it
+/// holds all six; `None` (the test skips) when not root.
+struct Running {
+    disk: Tmpfs,
+    /// How many items each feed serves from now on.
+    items: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    server: TestServer,
+    port: u16,
+    config: std::path::PathBuf,
+    daemon: LoggedDaemon,
+}
+
+async fn running_on_tmpfs(test: &str) -> Option<Running> {
+    let disk = Tmpfs::mount("8m", test)?;
+    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
+    let server = two_feeds(items.clone()).await;
+    let port = free_port();
+    let config = config(disk.path(), port, &server);
+    let daemon = LoggedDaemon::spawn(run_command(&config));
+    wait_for(port, "/healthz", "six stories", |b| {
+        b.contains("\"stories\":6")
+    })
+    .await;
+    Some(Running {
+        disk,
+        items,
+        server,
+        port,
+        config,
+        daemon,
+    })
+}
+
 /// Regression (issue 19): SIGTERM on a full disk hung after "HTTP shutting down". Now the
 /// daemon says what it could not write and exits non-zero within 10 s. Root only (tmpfs).
 #[tokio::test]
 async fn sigterm_with_a_full_disk_exits_non_zero_naming_it() {
     let test = "sigterm_with_a_full_disk_exits_non_zero_naming_it";
-    let Some(disk) = Tmpfs::mount("8m", test) else {
+    let Some(Running {
+        disk,
+        items,
+        server: _server,
+        mut daemon,
+        ..
+    }) = running_on_tmpfs(test).await
+    else {
         return;
     };
-    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
-    let server = two_feeds(items.clone()).await;
-    let port = free_port();
-    let config = config(disk.path(), port, &server);
-    let mut daemon = LoggedDaemon::spawn(run_command(&config));
-    wait_for(port, "/healthz", "six stories", |b| {
-        b.contains("\"stories\":6")
-    })
-    .await;
 
     disk.fill();
     items.store(40, std::sync::atomic::Ordering::SeqCst);
@@ -376,18 +407,17 @@ async fn poll_on_a_full_disk_fails_each_source_in_one_sentence_and_exits_1() {
 #[tokio::test]
 async fn a_full_disk_grown_again_is_recovered_without_a_restart() {
     let test = "a_full_disk_grown_again_is_recovered_without_a_restart";
-    let Some(disk) = Tmpfs::mount("8m", test) else {
+    let Some(Running {
+        disk,
+        items,
+        server: _server,
+        port,
+        config,
+        mut daemon,
+    }) = running_on_tmpfs(test).await
+    else {
         return;
     };
-    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
-    let server = two_feeds(items.clone()).await;
-    let port = free_port();
-    let config = config(disk.path(), port, &server);
-    let mut daemon = LoggedDaemon::spawn(run_command(&config));
-    wait_for(port, "/healthz", "six stories", |b| {
-        b.contains("\"stories\":6")
-    })
-    .await;
     // A reader has the feed: sled may refuse even reads once a write failed, and then the
     // daemon serves the feed as last rendered.
     wait_for(port, "/feeds/all.xml", "the feed", |b| {
