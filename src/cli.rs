@@ -495,3 +495,76 @@ pub fn check(config: &Config) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub fn export(config: Config) -> Result<ExitCode> {
+    let config = Arc::new(config);
+    let store = open_store(&config)?;
+    let opml = sosik::publish::Publisher::new(config, store).sources_opml()?;
+    std::io::stdout().lock().write_all(opml.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import(config: &Config, file: &std::path::Path, tags: &[String]) -> Result<ExitCode> {
+    use sosik::config::edit::{ConfigFile, NewSource, slug_of};
+    let shown = file.display();
+    let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    let feeds = sosik::import::read_opml(&bytes)
+        .map_err(|e| anyhow::anyhow!("cannot import {shown}: {e}"))?;
+    if feeds.is_empty() {
+        bail!("{shown} lists no feeds (no <outline> with an xmlUrl)");
+    }
+    let mut edit = ConfigFile::open(&config.file)?;
+    let mut out = std::io::stdout().lock();
+    let mut added: Vec<String> = Vec::new();
+    let mut skipped = 0;
+    for feed in feeds {
+        let why_not = match url::Url::parse(&feed.url) {
+            Err(e) => Some(format!("not a URL ({e})")),
+            Ok(u) if !matches!(u.scheme(), "http" | "https") => Some("not an http(s) URL".into()),
+            Ok(_) => edit
+                .source_with_url(&feed.url)
+                .map(|id| format!("already configured as {id}")),
+        };
+        if let Some(why) = why_not {
+            writeln!(out, "skipped  {}  ({why})", feed.url)?;
+            skipped += 1;
+            continue;
+        }
+        let id = edit.unique_id(&slug_of(&feed.url), &added);
+        let mut all_tags = feed.folders.clone();
+        all_tags.extend(tags.iter().cloned());
+        all_tags.dedup();
+        edit.add_source(&NewSource {
+            id: id.clone(),
+            url: feed.url.clone(),
+            title: feed.title.clone(),
+            tags: all_tags,
+        });
+        writeln!(out, "added    {id}  {}", feed.url)?;
+        added.push(id);
+    }
+    if !added.is_empty() {
+        edit.save().map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    writeln!(
+        out,
+        "{} added, {skipped} skipped; {} (restart a running daemon to poll them)",
+        added.len(),
+        config.file.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn remove(config: &Config, id: &str) -> Result<ExitCode> {
+    let mut edit = sosik::config::edit::ConfigFile::open(&config.file)?;
+    if config.source(id).is_none() || !edit.remove_source(id) {
+        eprintln!("error: no source {id:?} in {}", config.file.display());
+        return Ok(ExitCode::from(1));
+    }
+    edit.save().map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "removed {id} from {}; its stories stay until retention (restart a running daemon)",
+        config.file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

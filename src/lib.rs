@@ -16,6 +16,7 @@ pub mod dedupe;
 pub mod fetch;
 pub mod filter;
 pub mod html;
+pub mod import;
 pub mod inspect;
 pub mod metrics;
 pub mod model;

@@ -95,6 +95,21 @@ enum Command {
     },
     /// Validate the config and print its sources and outputs.
     Check,
+    /// Print the sources as OPML 2.0, as /sources.opml serves it.
+    Export,
+    /// Add every feed of an OPML file (from another reader) as a source.
+    Import {
+        /// The OPML file.
+        file: std::path::PathBuf,
+        /// Tag every imported source with this too (repeatable).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+    },
+    /// Remove a source from the config file (its stories stay until retention).
+    Remove {
+        /// The source's id.
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -191,6 +206,9 @@ async fn dispatch(
         } => cli::items(config, output, source, limit, json),
         Command::Sources { json } => cli::sources(config, json),
         Command::Check => cli::check(&config),
+        Command::Export => cli::export(config),
+        Command::Import { file, tags } => cli::import(&config, &file, &tags),
+        Command::Remove { id } => cli::remove(&config, &id),
         Command::Inspect { .. } => unreachable!("handled above"),
     }
 }

@@ -19,6 +19,7 @@ use url::Url;
 use crate::filter::Filter;
 use crate::model::SourceId;
 
+pub mod edit;
 mod keys;
 mod raw;
 mod sources;

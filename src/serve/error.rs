@@ -24,6 +24,7 @@ impl From<PublishError> for ServeError {
         match e {
             PublishError::UnknownOutput(_) => ServeError::NotFound,
             PublishError::Store(e) => ServeError::Internal(e.to_string()),
+            PublishError::Opml(e) => ServeError::Internal(e),
         }
     }
 }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::conditional::http_date;
 use super::error::{ServeError, blocking};
-use crate::publish::{PublishError, published_url};
+use crate::publish::PublishError;
 use crate::render::{FeedMeta, Format};
 
 /// How many failing source ids `/healthz` lists; `failing` counts them all.
@@ -207,46 +207,15 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, S
     Ok((headers, body.to_string()).into_response())
 }
 
-/// `GET /sources.opml`: OPML 2.0 of the configured sources, titled as the feeds title them,
-/// with the configured URL and the tags as `category`. `htmlUrl` is left out: the store does
-/// not keep a feed's site link. A source without a publishable URL (a `file:` path on this
-/// machine) is a plain outline with its title and tags and no `type` or `xmlUrl`: still
-/// listed (so a config of `file:` sources, like the demo's, still gives the outlines OPML
-/// requires), subscribing to nothing, since importers take only outlines with an `xmlUrl`.
+/// `GET /sources.opml`: OPML 2.0 of the configured sources ([`Publisher::sources_opml`], the
+/// same bytes `sosik export` prints).
 pub(super) async fn opml(State(state): State<AppState>) -> Result<Response, ServeError> {
     let publisher = state.publisher.clone();
-    let info = blocking(move || Ok(publisher.source_info()?)).await?;
-    let mut document = opml::OPML {
-        head: Some(opml::Head {
-            title: Some("sosik sources".to_owned()),
-            ..opml::Head::default()
-        }),
-        ..opml::OPML::default()
-    };
-    for source in &state.config.sources {
-        let xml_url = published_url(&source.url);
-        let title = info
-            .get(&source.id)
-            .map_or_else(|| source.id.to_string(), |i| i.title.clone());
-        // OPML categories are comma-separated: a comma inside a tag would split it.
-        let tags: Vec<String> = source.tags.iter().map(|t| t.replace(',', " ")).collect();
-        document.body.outlines.push(opml::Outline {
-            text: title.clone(),
-            title: Some(title),
-            r#type: xml_url.is_some().then(|| "rss".to_owned()),
-            xml_url,
-            category: (!tags.is_empty()).then(|| tags.join(",")),
-            ..opml::Outline::default()
-        });
-    }
-    let xml = document
-        .to_string()
-        .map_err(|e| ServeError::Internal(format!("writing OPML failed: {e}")))?;
+    let body = blocking(move || Ok(publisher.sources_opml()?)).await?;
     let headers = [
         (header::CONTENT_TYPE, "text/x-opml; charset=utf-8"),
         (header::CACHE_CONTROL, "public, max-age=60"),
     ];
-    let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{xml}\n");
     Ok((headers, body).into_response())
 }
 

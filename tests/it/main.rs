@@ -4,6 +4,7 @@
 
 mod cli;
 mod cli_mistakes;
+mod config_edit;
 mod crash;
 mod daemon;
 mod hostile;
