@@ -33,7 +33,10 @@ padding:0 1rem;color:#222;background:#fff}h1{font-size:1.6rem;margin-bottom:0}\
 .lede{color:#666;margin-top:.2rem}section{border-top:1px solid #ddd;padding:.6rem 0}\
 h2{font-size:1.15rem;margin:.3rem 0}.meta{color:#666;font-size:.9rem;margin:.2rem 0}\
 a{color:#0650a8}.links a{margin-right:.9rem}footer{border-top:1px solid #ddd;\
-padding-top:.6rem;font-size:.9rem}\
+padding-top:.6rem;font-size:.9rem}table{border-collapse:collapse;width:100%;font-size:.9rem}\
+th,td{text-align:left;padding:.25rem .5rem .25rem 0;vertical-align:top}th{color:#666;\
+font-weight:normal}tr.failing td:nth-child(2),tr.gone td:nth-child(2){color:#b00020}\
+tr.error td{color:#b00020;padding-left:1rem;padding-bottom:.5rem}\
 @media(prefers-color-scheme:dark){body{color:#ddd;background:#161616}a{color:#7ab0f0}}";
 
 /// What the index page says about one output.
@@ -45,10 +48,54 @@ struct Listing {
     last_modified: chrono::DateTime<chrono::Utc>,
 }
 
-/// `GET /`: every output with its size, last change and subscribe links.
+/// What the index page says about one source: how its polls go.
+struct SourceRow {
+    title: String,
+    /// Its URL, when it may be published (not a `file:` path).
+    url: Option<String>,
+    /// `ok`, `failing`, `disabled`, `gone` or `new` (never polled).
+    health: &'static str,
+    last_success: Option<chrono::DateTime<chrono::Utc>>,
+    next_poll: Option<chrono::DateTime<chrono::Utc>>,
+    consecutive_errors: u32,
+    last_error: Option<String>,
+}
+
+/// Every configured source's health, from its stored state. Blocking.
+fn source_rows(publisher: &crate::publish::Publisher) -> Result<Vec<SourceRow>, PublishError> {
+    let info = publisher.source_info()?;
+    let store = publisher.store();
+    let mut rows = Vec::new();
+    for source in &publisher.config().sources {
+        let state = store.source_state(&source.id)?;
+        let health = match &state {
+            _ if !source.enabled => "disabled",
+            None => "new",
+            Some(s) if s.gone => "gone",
+            Some(s) if s.consecutive_errors > 0 => "failing",
+            Some(_) => "ok",
+        };
+        let state = state.unwrap_or_default();
+        rows.push(SourceRow {
+            title: info
+                .get(&source.id)
+                .map_or_else(|| source.id.to_string(), |i| i.title.clone()),
+            url: crate::publish::published_url(&source.url),
+            health,
+            last_success: state.last_success,
+            next_poll: state.next_poll.filter(|_| source.enabled && !state.gone),
+            consecutive_errors: state.consecutive_errors,
+            last_error: state.last_error,
+        });
+    }
+    Ok(rows)
+}
+
+/// `GET /`: every output with its size, last change and subscribe links; every source with its
+/// health.
 pub(super) async fn index(State(state): State<AppState>) -> Result<Response, ServeError> {
     let publisher = state.publisher.clone();
-    let listings = blocking(move || {
+    let (listings, sources) = blocking(move || {
         let config = publisher.config();
         let mut listings = Vec::with_capacity(config.outputs.len());
         for output in &config.outputs {
@@ -61,16 +108,68 @@ pub(super) async fn index(State(state): State<AppState>) -> Result<Response, Ser
                 last_modified: rendered.last_modified,
             });
         }
-        Ok(listings)
+        Ok((listings, source_rows(&publisher)?))
     })
     .await?;
-    let page = index_page(&state, &listings);
+    let mut page = index_page(&state, &listings);
+    let footer = page.rfind("<footer>").unwrap_or(page.len());
+    page.insert_str(footer, &sources_section(&sources));
     let headers = [
         (header::CONTENT_TYPE, "text/html; charset=utf-8"),
         (header::CACHE_CONTROL, "public, max-age=60"),
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
     ];
     Ok((headers, page).into_response())
+}
+
+/// The sources' health as a table a person reads: the failing ones first, then in config order.
+fn sources_section(rows: &[SourceRow]) -> String {
+    let when = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "—".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        )
+    };
+    let mut order: Vec<&SourceRow> = rows.iter().collect();
+    order.sort_by_key(|r| r.health != "failing");
+    let failing = rows.iter().filter(|r| r.health == "failing").count();
+    let mut html = String::from("<section class=\"sources\">\n<h2>Sources</h2>\n");
+    let _ = writeln!(
+        html,
+        "<p class=\"meta\">{} sources, {failing} failing</p>",
+        rows.len()
+    );
+    html.push_str(
+        "<table><thead><tr><th>source</th><th>health</th><th>last success</th>\
+         <th>next poll</th></tr></thead><tbody>\n",
+    );
+    for row in order {
+        let title = match &row.url {
+            Some(url) => format!("<a href=\"{}\">{}</a>", escape(url), escape(&row.title)),
+            None => escape(&row.title),
+        };
+        let health = match row.health {
+            "failing" => format!("failing ({} in a row)", row.consecutive_errors),
+            other => other.to_owned(),
+        };
+        let _ = writeln!(
+            html,
+            "<tr class=\"{}\"><td>{title}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            row.health,
+            escape(&health),
+            escape(&when(row.last_success)),
+            escape(&when(row.next_poll)),
+        );
+        if let Some(error) = row.last_error.as_deref().filter(|_| row.health != "ok") {
+            let _ = writeln!(
+                html,
+                "<tr class=\"error\"><td colspan=\"4\">{}</td></tr>",
+                escape(error)
+            );
+        }
+    }
+    html.push_str("</tbody></table>\n</section>\n");
+    html
 }
 
 fn index_page(state: &AppState, listings: &[Listing]) -> String {

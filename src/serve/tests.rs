@@ -541,3 +541,48 @@ async fn over_a_socket_a_feed_is_served_and_shutdown_is_graceful() {
         "the listener is closed after shutdown"
     );
 }
+
+#[tokio::test]
+async fn the_index_lists_every_source_with_its_health_failing_first() {
+    // Issue 14: `/` shows each source's last success, next poll and last error.
+    let (fx, _state, router) = app();
+    let failed = crate::model::SourceState {
+        consecutive_errors: 2,
+        last_error: Some("the server answered 500 <Internal Server Error>".into()),
+        last_success: Some(day(1)),
+        next_poll: Some(day(4)),
+        ..Default::default()
+    };
+    fx.store
+        .save_state(&crate::model::SourceId::new("hani").unwrap(), &failed)
+        .unwrap();
+    let html = get(&router, "/", &[]).await.text();
+    let sources = &html[html.find("<h2>Sources</h2>").expect("a sources section")..];
+    assert!(sources.contains("3 sources, 1 failing"), "{sources}");
+    let rows: Vec<&str> = sources
+        .lines()
+        .filter(|l| l.starts_with("<tr class="))
+        .collect();
+    assert!(
+        rows[0].starts_with("<tr class=\"failing\">"),
+        "failing first: {sources}"
+    );
+    assert!(
+        rows[0].contains("<td>failing (2 in a row)</td><td>2026-11-01 12:00 UTC</td>"),
+        "{}",
+        rows[0]
+    );
+    assert_eq!(
+        rows[1],
+        "<tr class=\"error\"><td colspan=\"4\">the server answered 500 &lt;Internal Server Error&gt;</td></tr>"
+    );
+    assert!(
+        rows.iter().any(|r| r.starts_with("<tr class=\"ok\">")),
+        "{sources}"
+    );
+    assert!(
+        rows.iter().any(|r| r.starts_with("<tr class=\"new\">")),
+        "{sources}"
+    );
+    assert!(sources.find("<h2>Sources</h2>") < sources.find("<footer>"));
+}
