@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand};
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success (for poll: every source succeeded; a 304 counts)
-  1  poll: at least one source failed (the table says which and why)
+  1  poll: at least one source failed (the table says which and why);
+     remove: no such source
   2  fatal: a bad config, an unusable store, a bad argument
 
 The store:
