@@ -3,7 +3,7 @@
 # served by the same nginx: the way to tell a change from this VM's slow phases, which move a
 # single run's figures by a third.
 #
-#   bench/ab.sh BEFORE_BIN AFTER_BIN [ROUNDS]     # ROUNDS defaults to 6
+#   bench/ab.sh BEFORE_BIN AFTER_BIN [ROUNDS]     # ROUNDS defaults to 6, in ABBA order
 #
 # Needs a corpus that bench/run.sh wrote (OUT, default bench/out: its www/ and sosik.toml).
 # Prints one line per poll ("before 4.16") and each build's median. Loopback only; nginx is
@@ -23,8 +23,11 @@ wait_http "$first"
 config=$OUT/ab.toml
 sed "s#^path = .*#path = \"$OUT/ab-store\"#" "$OUT/sosik.toml" >"$config"
 declare -A times
-for _ in $(seq "$ROUNDS"); do
-    for which in before after; do
+# ABBA: the order alternates between rounds, so neither build always runs second.
+for round in $(seq "$ROUNDS"); do
+    order="before after"
+    [ $((round % 2)) = 0 ] && order="after before"
+    for which in $order; do
         bin=$BEFORE
         [ "$which" = after ] && bin=$AFTER
         rm -rf "$OUT/ab-store"
