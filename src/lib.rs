@@ -12,6 +12,7 @@
 pub mod app;
 pub mod config;
 pub mod decode;
+pub mod discover;
 pub mod dedupe;
 pub mod fetch;
 pub mod filter;
