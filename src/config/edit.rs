@@ -28,6 +28,8 @@ pub struct NewSource {
     pub title: Option<String>,
     /// Its tags.
     pub tags: Vec<String>,
+    /// Its poll interval as the person wrote it (`30m`); validated with the rest on save.
+    pub interval: Option<String>,
 }
 
 impl ConfigFile {
@@ -92,6 +94,9 @@ impl ConfigFile {
         }
         if !source.tags.is_empty() {
             table.insert("tags", value(source.tags.iter().collect::<Array>()));
+        }
+        if let Some(interval) = &source.interval {
+            table.insert("interval", value(interval.as_str()));
         }
         sources.insert(&source.id, Item::Table(table));
     }
@@ -220,6 +225,7 @@ mod tests {
             url: "https://a.kr/other".into(),
             title: Some("에이 \"둘\"".into()),
             tags: vec!["뉴스".into()],
+            interval: None,
         });
         let config = file.save().unwrap();
         assert_eq!(config.sources.len(), 2);
