@@ -625,10 +625,7 @@ pub async fn add(config: &Config, args: AddArgs) -> Result<ExitCode> {
             }
             return failed(match pick {
                 Some(n) => format!("--pick {n}: {url} has {} feeds", many.len()),
-                None => format!(
-                    "{url} has {} feeds: choose one with --pick N",
-                    many.len()
-                ),
+                None => format!("{url} has {} feeds: choose one with --pick N", many.len()),
             });
         }
     };

@@ -67,16 +67,26 @@ pub async fn find_feeds(
             feeds: vec![feed],
         });
     }
-    let page = fetched.meta.final_url.clone().unwrap_or_else(|| url.clone());
+    let page = fetched
+        .meta
+        .final_url
+        .clone()
+        .unwrap_or_else(|| url.clone());
     let text = decode(&fetched.body, fetched.content_type.as_deref(), None)
         .map(|d| d.text)
         .unwrap_or_default();
-    let checks = candidates(&text, &page).into_iter().map(|candidate| async move {
-        let fetched = fetch(fetcher, &candidate).await.ok()?;
-        as_feed(&candidate, fetched, max_items).await
-    });
+    let checks = candidates(&text, &page)
+        .into_iter()
+        .map(|candidate| async move {
+            let fetched = fetch(fetcher, &candidate).await.ok()?;
+            as_feed(&candidate, fetched, max_items).await
+        });
     let mut feeds: Vec<Feed> = Vec::new();
-    for feed in futures_util::future::join_all(checks).await.into_iter().flatten() {
+    for feed in futures_util::future::join_all(checks)
+        .await
+        .into_iter()
+        .flatten()
+    {
         if !feeds.iter().any(|f| f.final_url == feed.final_url) {
             feeds.push(feed);
         }
@@ -100,8 +110,16 @@ async fn fetch(fetcher: &Fetcher, url: &Url) -> Result<Fetched, FetchError> {
 
 /// `fetched` read as a feed (on a blocking thread: parsing is CPU work), or `None`.
 async fn as_feed(asked: &Url, fetched: Fetched, max_items: usize) -> Option<Feed> {
-    let final_url = fetched.meta.final_url.clone().unwrap_or_else(|| asked.clone());
-    let url = fetched.meta.moved_to.clone().unwrap_or_else(|| asked.clone());
+    let final_url = fetched
+        .meta
+        .final_url
+        .clone()
+        .unwrap_or_else(|| asked.clone());
+    let url = fetched
+        .meta
+        .moved_to
+        .clone()
+        .unwrap_or_else(|| asked.clone());
     let source = SourceId::new("add").expect("a valid id");
     let document = tokio::task::spawn_blocking(move || {
         read_document(&fetched, &source, chrono_tz::UTC, Utc::now(), max_items).ok()

@@ -12,8 +12,8 @@
 pub mod app;
 pub mod config;
 pub mod decode;
-pub mod discover;
 pub mod dedupe;
+pub mod discover;
 pub mod fetch;
 pub mod filter;
 pub mod html;
