@@ -260,4 +260,33 @@ mod tests {
             Some("a".to_owned())
         );
     }
+
+    #[test]
+    fn an_interval_is_written_as_given_and_validated_on_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sosik.toml");
+        std::fs::write(&path, "[store]\npath = \"db\"\n").unwrap();
+        let source = |interval: &str| NewSource {
+            id: "a".into(),
+            url: "https://a.kr/rss".into(),
+            title: None,
+            tags: vec![],
+            interval: Some(interval.into()),
+        };
+        let mut file = ConfigFile::open(&path).unwrap();
+        file.add_source(&source("soon"));
+        let err = file.save().unwrap_err();
+        assert!(err.to_string().contains("sources.a.interval"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "[store]\npath = \"db\"\n"
+        );
+
+        let mut file = ConfigFile::open(&path).unwrap();
+        file.add_source(&source("90m"));
+        let config = file.save().unwrap();
+        assert_eq!(config.sources[0].interval.as_secs(), 90 * 60);
+        let edited = std::fs::read_to_string(&path).unwrap();
+        assert!(edited.ends_with("interval = \"90m\"\n"), "{edited}");
+    }
 }
