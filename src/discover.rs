@@ -25,6 +25,9 @@ pub const COMMON_PATHS: &[&str] = &[
     "/index.xml",
 ];
 
+/// Most feed links of one page checked: each is a fetch, and a page is not trusted to be small.
+pub const MAX_LINKS: usize = 16;
+
 /// The `type`s of a `<link rel="alternate">` that names a feed.
 const FEED_TYPES: &[&str] = &[
     "application/rss+xml",
@@ -134,8 +137,8 @@ async fn as_feed(asked: &Url, fetched: Fetched, max_items: usize) -> Option<Feed
 }
 
 /// The URLs worth checking on the page at `page` whose text is `html`: its feed links
-/// (resolved against its `<base href>` and `page`), then [`COMMON_PATHS`] on its origin; each
-/// once.
+/// (resolved against its `<base href>` and `page`; the first [`MAX_LINKS`]), then
+/// [`COMMON_PATHS`] on its origin; each once.
 pub fn candidates(html: &str, page: &Url) -> Vec<Url> {
     let tags = scan_tags(html);
     // The first `<base>` with an `href` counts, as in browsers.
@@ -148,7 +151,8 @@ pub fn candidates(html: &str, page: &Url) -> Vec<Url> {
     let links = tags
         .iter()
         .filter(|t| t.name == "link" && is_feed_link(t))
-        .filter_map(|t| base.join(t.attr("href")?.trim()).ok());
+        .filter_map(|t| base.join(t.attr("href")?.trim()).ok())
+        .take(MAX_LINKS);
     let common = COMMON_PATHS
         .iter()
         .filter(|_| matches!(page.scheme(), "http" | "https"))
@@ -413,5 +417,16 @@ mod tests {
         );
         let file = Url::parse("file:///tmp/page.html").unwrap();
         assert!(candidates(html, &file).is_empty());
+    }
+
+    #[test]
+    fn a_page_of_many_links_costs_at_most_max_links_fetches() {
+        let html: String = (0..1000)
+            .map(|n| format!("<link rel=alternate type=application/rss+xml href=/f{n}.xml>"))
+            .collect();
+        let page = Url::parse("https://a.kr/").unwrap();
+        let all = candidates(&html, &page);
+        assert_eq!(all.len(), MAX_LINKS + COMMON_PATHS.len());
+        assert_eq!(all[0].as_str(), "https://a.kr/f0.xml");
     }
 }
