@@ -539,6 +539,7 @@ pub fn import(config: &Config, file: &std::path::Path, tags: &[String]) -> Resul
             url: feed.url.clone(),
             title: feed.title.clone(),
             tags: all_tags,
+            interval: None,
         });
         writeln!(out, "added    {id}  {}", feed.url)?;
         added.push(id);
@@ -564,6 +565,95 @@ pub fn remove(config: &Config, id: &str) -> Result<ExitCode> {
     edit.save().map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "removed {id} from {}; its stories stay until retention (restart a running daemon)",
+        config.file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sosik add`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// A feed's URL, or a page that links to its feeds.
+    url: String,
+    /// The source's id (default: a slug of the feed's host).
+    #[arg(long)]
+    id: Option<String>,
+    /// The source's title (default: the feed's own).
+    #[arg(long)]
+    title: Option<String>,
+    /// Tag the source with this (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Poll it this often (`30m`, `2h`; default: poll.interval).
+    #[arg(long)]
+    interval: Option<String>,
+    /// When the page has several feeds: add the Nth of the list.
+    #[arg(long, value_name = "N")]
+    pick: Option<usize>,
+}
+
+pub async fn add(config: &Config, args: AddArgs) -> Result<ExitCode> {
+    use sosik::config::edit::{ConfigFile, NewSource, slug_of};
+    let failed = |message: String| {
+        eprintln!("error: {message}");
+        Ok(ExitCode::from(1))
+    };
+    let url = match url::Url::parse(&args.url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+        _ => return failed(format!("{} is not an http(s) URL", args.url)),
+    };
+    let fetcher = sosik::fetch::Fetcher::new(sosik::pipeline::fetch_settings(config))?;
+    let max_items = config.store.max_items_per_source;
+    let found = match sosik::discover::find_feeds(&fetcher, &url, max_items).await {
+        Ok(found) => found,
+        Err(e) => return failed(format!("cannot fetch {url}: {e}")),
+    };
+    let feed = match (found.feeds.as_slice(), args.pick) {
+        ([], _) => {
+            let paths = sosik::discover::COMMON_PATHS.join(", ");
+            return failed(format!(
+                "no feed found at {url} (looked for <link rel=alternate> and {paths})"
+            ));
+        }
+        ([one], None | Some(1)) => one,
+        (many, Some(n)) if (1..=many.len()).contains(&n) => &many[n - 1],
+        (many, pick) => {
+            let mut out = std::io::stdout().lock();
+            for (n, feed) in many.iter().enumerate() {
+                let title = feed.title.as_deref().unwrap_or("no title");
+                writeln!(out, "{}  {}  ({title})", n + 1, feed.url)?;
+            }
+            return failed(match pick {
+                Some(n) => format!("--pick {n}: {url} has {} feeds", many.len()),
+                None => format!("{url} has {} feeds: choose one with --pick N", many.len()),
+            });
+        }
+    };
+    let mut edit = ConfigFile::open(&config.file)?;
+    let configured = [&feed.url, &feed.final_url]
+        .into_iter()
+        .find_map(|u| edit.source_with_url(u.as_str()));
+    if let Some(id) = configured {
+        return failed(format!("{} is already configured as {id}", feed.url));
+    }
+    let id = match args.id {
+        Some(id) if edit.source_ids().contains(&id) => {
+            return failed(format!("a source {id:?} is already configured"));
+        }
+        Some(id) => id,
+        None => edit.unique_id(&slug_of(feed.url.as_str()), &[]),
+    };
+    edit.add_source(&NewSource {
+        id: id.clone(),
+        url: feed.url.to_string(),
+        title: args.title.or_else(|| feed.title.clone()),
+        tags: args.tags,
+        interval: args.interval,
+    });
+    edit.save().map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("added {id} {}", feed.url);
+    eprintln!(
+        "{} changed; restart a running daemon to poll it",
         config.file.display()
     );
     Ok(ExitCode::SUCCESS)

@@ -13,6 +13,7 @@ pub mod app;
 pub mod config;
 pub mod decode;
 pub mod dedupe;
+pub mod discover;
 pub mod fetch;
 pub mod filter;
 pub mod html;

@@ -106,6 +106,8 @@ enum Command {
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
     },
+    /// Add a feed, or the feed a page links to, as a source in the config file.
+    Add(cli::AddArgs),
     /// Remove a source from the config file (its stories stay until retention).
     Remove {
         /// The source's id.
@@ -209,6 +211,7 @@ async fn dispatch(
         Command::Check => cli::check(&config),
         Command::Export => cli::export(config),
         Command::Import { file, tags } => cli::import(&config, &file, &tags),
+        Command::Add(args) => cli::add(&config, args).await,
         Command::Remove { id } => cli::remove(&config, &id),
         Command::Inspect { .. } => unreachable!("handled above"),
     }

@@ -28,6 +28,8 @@ pub struct NewSource {
     pub title: Option<String>,
     /// Its tags.
     pub tags: Vec<String>,
+    /// Its poll interval as the person wrote it (`30m`); validated with the rest on save.
+    pub interval: Option<String>,
 }
 
 impl ConfigFile {
@@ -92,6 +94,9 @@ impl ConfigFile {
         }
         if !source.tags.is_empty() {
             table.insert("tags", value(source.tags.iter().collect::<Array>()));
+        }
+        if let Some(interval) = &source.interval {
+            table.insert("interval", value(interval.as_str()));
         }
         sources.insert(&source.id, Item::Table(table));
     }
@@ -220,6 +225,7 @@ mod tests {
             url: "https://a.kr/other".into(),
             title: Some("에이 \"둘\"".into()),
             tags: vec!["뉴스".into()],
+            interval: None,
         });
         let config = file.save().unwrap();
         assert_eq!(config.sources.len(), 2);
@@ -253,5 +259,34 @@ mod tests {
                 .source_with_url("https://A.kr/rss"),
             Some("a".to_owned())
         );
+    }
+
+    #[test]
+    fn an_interval_is_written_as_given_and_validated_on_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sosik.toml");
+        std::fs::write(&path, "[store]\npath = \"db\"\n").unwrap();
+        let source = |interval: &str| NewSource {
+            id: "a".into(),
+            url: "https://a.kr/rss".into(),
+            title: None,
+            tags: vec![],
+            interval: Some(interval.into()),
+        };
+        let mut file = ConfigFile::open(&path).unwrap();
+        file.add_source(&source("soon"));
+        let err = file.save().unwrap_err();
+        assert!(err.to_string().contains("sources.a.interval"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "[store]\npath = \"db\"\n"
+        );
+
+        let mut file = ConfigFile::open(&path).unwrap();
+        file.add_source(&source("90m"));
+        let config = file.save().unwrap();
+        assert_eq!(config.sources[0].interval.as_secs(), 90 * 60);
+        let edited = std::fs::read_to_string(&path).unwrap();
+        assert!(edited.ends_with("interval = \"90m\"\n"), "{edited}");
     }
 }

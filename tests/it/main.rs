@@ -2,6 +2,7 @@
 //! real server on 127.0.0.1 started inside the test, writes a real sled store in a temporary
 //! directory, and, where the CLI is the contract, runs the real `sosik` binary.
 
+mod add;
 mod cli;
 mod cli_mistakes;
 mod config_edit;
