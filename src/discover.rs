@@ -304,17 +304,7 @@ fn unescape(s: &str) -> String {
     let mut rest = s;
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        match crate::html::decode_reference(rest) {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
+        rest = crate::html::push_reference(&mut out, &rest[at..]);
     }
     out.push_str(rest);
     out

@@ -94,20 +94,26 @@ fn scan(html: &str, tags: Tags) -> Cow<'_, str> {
                 TagEnd::Unterminated => break,
             }
         } else {
-            match decode_reference(rest) {
-                Some((c, len)) => {
-                    out.push(c);
-                    rest = &rest[len..];
-                }
-                None => {
-                    out.push('&');
-                    rest = &rest[1..];
-                }
-            }
+            rest = push_reference(&mut out, rest);
         }
     }
     out.push_str(rest);
     Cow::Owned(out)
+}
+
+/// Writes the character reference at the start of `rest` (which begins with `&`) to `out`, or
+/// the `&` itself when none is there; returns what follows.
+pub(crate) fn push_reference<'a>(out: &mut String, rest: &'a str) -> &'a str {
+    match decode_reference(rest) {
+        Some((c, len)) => {
+            out.push(c);
+            &rest[len..]
+        }
+        None => {
+            out.push('&');
+            &rest[1..]
+        }
+    }
 }
 
 /// [`html_text`] with runs of whitespace collapsed to one space and the ends trimmed.
