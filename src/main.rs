@@ -14,7 +14,7 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success (for poll: every source succeeded; a 304 counts)
   1  poll: at least one source failed (the table says which and why);
-     remove: no such source
+     remove: no such source; add: no feed found, several found (--pick), already configured
   2  fatal: a bad config, an unusable store, a bad argument
 
 The store:
