@@ -357,11 +357,18 @@ impl Ingest {
             _ => (None, None),
         };
         state.failed(error.to_string(), status);
+        // A store that cannot write, or workers that are stopping, are not the source's
+        // failure: its interval is not doubled for them, so once the store is re-opened every
+        // source is polled at its usual pace rather than hours later.
+        let backoff_errors = match error {
+            IngestError::Store(_) | IngestError::WorkerGone(_) => 1,
+            _ => state.consecutive_errors,
+        };
         let mut rng = fastrand::Rng::new();
         let next = schedule::after_failure(
             &self.policy,
             source.interval,
-            state.consecutive_errors,
+            backoff_errors,
             retry_after,
             now,
             &mut rng,

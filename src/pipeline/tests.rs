@@ -36,8 +36,15 @@ async fn a_failed_commit_leaves_the_source_state_as_it_was() {
     // the edit needs the stored version, so the commit fails.
     store.garble_body(&before.current[0]);
     std::fs::write(&doc, feed("이재용·올트먼 내일 회동 (종합)")).unwrap();
-    for failures in 1..=2 {
+    for failures in 1..=3 {
+        let polled = Utc::now();
         let report = ingest.ingest(source).await;
+        // A store failure is not the source's: its interval is not doubled (15 min ± 10%).
+        let wait = report.next_poll.unwrap() - polled;
+        assert!(
+            wait <= chrono::Duration::seconds(15 * 66 + 5),
+            "failure {failures}: next poll in {wait}"
+        );
         assert!(
             matches!(report.outcome, PollOutcome::Failed(IngestError::Store(_))),
             "{:?}",
