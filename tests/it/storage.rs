@@ -235,16 +235,14 @@ async fn terminate(daemon: LoggedDaemon) -> (std::process::ExitStatus, Duration,
 /// what it could not write and exits non-zero, well within 10 s.
 #[tokio::test]
 async fn sigterm_with_the_store_directory_deleted_exits_non_zero_naming_it() {
-    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
-    let server = two_feeds(items.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = config(dir.path(), port, &server);
-    let mut daemon = LoggedDaemon::spawn(run_command(&config));
-    wait_for(port, "/healthz", "six stories", |b| {
-        b.contains("\"stories\":6")
-    })
-    .await;
+    let Running {
+        items,
+        server: _server,
+        port,
+        mut daemon,
+        ..
+    } = running_in(dir.path(), "").await;
 
     std::fs::remove_dir_all(dir.path().join("db")).unwrap();
     items.store(4, std::sync::atomic::Ordering::SeqCst);
@@ -273,10 +271,9 @@ async fn sigterm_with_the_store_directory_deleted_exits_non_zero_naming_it() {
     );
 }
 
-/// A daemon polling two feeds of three stories each into a store on an 8 MiB tmpfs, once it
-/// holds all six; `None` (the test skips) when not root.
+/// A daemon polling two feeds of three stories each into a store in `dir`, once it holds all
+/// six; `store_extra` is added to its `[store]` table.
 struct Running {
-    disk: Tmpfs,
     /// How many items each feed serves from now on.
     items: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     server: TestServer,
@@ -285,25 +282,26 @@ struct Running {
     daemon: LoggedDaemon,
 }
 
-async fn running_on_tmpfs(test: &str) -> Option<Running> {
-    let disk = Tmpfs::mount("8m", test)?;
+async fn running_in(dir: &std::path::Path, store_extra: &str) -> Running {
     let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
     let server = two_feeds(items.clone()).await;
     let port = free_port();
-    let config = config(disk.path(), port, &server);
+    let config = config(dir, port, &server);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text.replacen("[store]\n", &format!("[store]\n{store_extra}"), 1);
+    std::fs::write(&config, text).unwrap();
     let daemon = LoggedDaemon::spawn(run_command(&config));
     wait_for(port, "/healthz", "six stories", |b| {
         b.contains("\"stories\":6")
     })
     .await;
-    Some(Running {
-        disk,
+    Running {
         items,
         server,
         port,
         config,
         daemon,
-    })
+    }
 }
 
 /// Regression (issue 19): SIGTERM on a full disk hung after "HTTP shutting down". Now the
@@ -311,16 +309,15 @@ async fn running_on_tmpfs(test: &str) -> Option<Running> {
 #[tokio::test]
 async fn sigterm_with_a_full_disk_exits_non_zero_naming_it() {
     let test = "sigterm_with_a_full_disk_exits_non_zero_naming_it";
-    let Some(Running {
-        disk,
+    let Some(disk) = Tmpfs::mount("8m", test) else {
+        return;
+    };
+    let Running {
         items,
         server: _server,
         mut daemon,
         ..
-    }) = running_on_tmpfs(test).await
-    else {
-        return;
-    };
+    } = running_in(disk.path(), "").await;
 
     disk.fill();
     items.store(40, std::sync::atomic::Ordering::SeqCst);
@@ -407,17 +404,16 @@ async fn poll_on_a_full_disk_fails_each_source_in_one_sentence_and_exits_1() {
 #[tokio::test]
 async fn a_full_disk_grown_again_is_recovered_without_a_restart() {
     let test = "a_full_disk_grown_again_is_recovered_without_a_restart";
-    let Some(Running {
-        disk,
+    let Some(disk) = Tmpfs::mount("8m", test) else {
+        return;
+    };
+    let Running {
         items,
         server: _server,
         port,
         config,
         mut daemon,
-    }) = running_on_tmpfs(test).await
-    else {
-        return;
-    };
+    } = running_in(disk.path(), "").await;
     // A reader has the feed: sled may refuse even reads once a write failed, and then the
     // daemon serves the feed as last rendered.
     wait_for(port, "/feeds/all.xml", "the feed", |b| {
@@ -482,19 +478,13 @@ async fn a_full_disk_grown_again_is_recovered_without_a_restart() {
 /// sentence, so the service manager restarts it.
 #[tokio::test]
 async fn a_store_that_keeps_failing_ends_the_daemon_after_fault_exit_after() {
-    let items = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(3));
-    let server = two_feeds(items.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let config = config(dir.path(), port, &server);
-    let text = std::fs::read_to_string(&config).unwrap();
-    let text = text.replacen("[store]\n", "[store]\nfault_exit_after = \"2s\"\n", 1);
-    std::fs::write(&config, text).unwrap();
-    let mut daemon = LoggedDaemon::spawn(run_command(&config));
-    wait_for(port, "/healthz", "six stories", |b| {
-        b.contains("\"stories\":6")
-    })
-    .await;
+    let Running {
+        items,
+        server: _server,
+        mut daemon,
+        ..
+    } = running_in(dir.path(), "fault_exit_after = \"2s\"\n").await;
 
     std::fs::remove_dir_all(dir.path().join("db")).unwrap();
     items.store(4, std::sync::atomic::Ordering::SeqCst);
