@@ -101,19 +101,28 @@ impl Store {
     /// them together rather than one batch each.
     pub fn commit_group(&self, polls: Vec<PollCommit>) -> Vec<Result<Committed, StoreError>> {
         let _writer = self.writer_turn();
+        // sled's handles once for the group, not once a story: a re-open waits for the turn.
+        let data = match self.data() {
+            Ok(data) => data,
+            Err(e) => {
+                let (kind, reason) = io_of(self.noted(e));
+                let failed = || StoreError::Io {
+                    kind,
+                    reason: reason.clone(),
+                };
+                return polls.iter().map(|_| Err(failed())).collect();
+            }
+        };
         let mut group = Group::default();
         let mut results: Vec<Result<Committed, StoreError>> = polls
             .into_iter()
-            .map(|poll| self.stage(poll, &mut group))
+            .map(|poll| self.stage(&data, poll, &mut group))
             .collect();
         // sled writes on into the files of a store directory removed under it (they are
         // open): those commits would be gone at the next start, so none is made.
         let applied = self.present().and_then(|()| self.apply_group(group));
         if let Err(e) = applied {
-            let (kind, reason) = match self.noted(e) {
-                StoreError::Io { kind, reason } => (kind, reason),
-                other => (super::FaultKind::Io, other.to_string()),
-            };
+            let (kind, reason) = io_of(self.noted(e));
             for result in results.iter_mut().filter(|r| r.is_ok()) {
                 *result = Err(StoreError::Io {
                     kind,
@@ -160,7 +169,12 @@ impl Store {
     /// Decides one poll's writes against the store and the polls staged before it in `group`,
     /// and adds them to `group` only when the whole poll could be judged. The state saved is
     /// the poll's with this commit's counts: the store owns `last_new` and `last_updated`.
-    fn stage(&self, poll: PollCommit, group: &mut Group) -> Result<Committed, StoreError> {
+    fn stage(
+        &self,
+        data: &sled::Tree,
+        poll: PollCommit,
+        group: &mut Group,
+    ) -> Result<Committed, StoreError> {
         let PollCommit {
             source,
             stories,
@@ -182,7 +196,7 @@ impl Store {
         let mut staged: Vec<Staged> = Vec::new();
         let items = stories.iter().zip(prepared.keys).zip(prepared.new);
         for (((incoming, key), new), first_seen) in items.zip(first_seen) {
-            let (verdict, write) = match self.stored_version(group, &key, first_seen)? {
+            let (verdict, write) = match stored_version(data, group, &key, first_seen)? {
                 Some((first_seen, bytes)) => judge(incoming, key, first_seen, &bytes, now)?,
                 // Not stored: new (`decide`'s contract), written as prepared, without a copy.
                 None => {
@@ -212,24 +226,6 @@ impl Store {
             state,
             stories,
         })
-    }
-
-    /// The version of `key` a poll is judged against, with its first-seen time: a poll's
-    /// earlier in this group, else the store's (read only when the index knows the story).
-    fn stored_version(
-        &self,
-        group: &Group,
-        key: &StoryKey,
-        first_seen: Option<i64>,
-    ) -> Result<Option<(i64, IVec)>, StoreError> {
-        if let Some((first_seen, record)) = group.pending.get(key) {
-            return Ok(Some((*first_seen, record.clone())));
-        }
-        let Some(first_seen) = first_seen else {
-            return Ok(None);
-        };
-        let stored = self.data()?.get(story_key(key, first_seen))?;
-        Ok(stored.map(|bytes| (first_seen, bytes)))
     }
 
     /// Writes a group's staged polls in one batch and brings the index up to date.
@@ -311,4 +307,30 @@ fn judge(
         moved_from,
     };
     Ok((verdict, Some(write)))
+}
+
+/// The version of `key` a poll is judged against, with its first-seen time: a poll's earlier in
+/// this group, else the store's (read only when the index knows the story).
+fn stored_version(
+    data: &sled::Tree,
+    group: &Group,
+    key: &StoryKey,
+    first_seen: Option<i64>,
+) -> Result<Option<(i64, IVec)>, StoreError> {
+    if let Some((first_seen, record)) = group.pending.get(key) {
+        return Ok(Some((*first_seen, record.clone())));
+    }
+    let Some(first_seen) = first_seen else {
+        return Ok(None);
+    };
+    let stored = data.get(story_key(key, first_seen))?;
+    Ok(stored.map(|bytes| (first_seen, bytes)))
+}
+
+/// A store error as the I/O failure it makes every poll of a group: its kind and sentence.
+fn io_of(error: StoreError) -> (super::FaultKind, String) {
+    match error {
+        StoreError::Io { kind, reason } => (kind, reason),
+        other => (super::FaultKind::Io, other.to_string()),
+    }
 }
