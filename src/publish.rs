@@ -57,7 +57,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, OutputConfig};
-use crate::model::{SourceId, Story};
+use crate::model::{SourceId, SourceState, Story};
 use crate::render::{self, FeedMeta, Format, SourceInfo};
 use crate::store::{ServedVersion, Store, StoreError};
 
@@ -320,16 +320,12 @@ impl Publisher {
     pub fn source_info(&self) -> Result<BTreeMap<SourceId, SourceInfo>, PublishError> {
         let mut out = BTreeMap::new();
         for source in &self.inner.config.sources {
-            let title = match &source.title {
-                Some(title) => title.clone(),
-                None => self
-                    .inner
-                    .store
-                    .source_state(&source.id)?
-                    .and_then(|state| state.title)
-                    .filter(|t| !t.trim().is_empty())
-                    .unwrap_or_else(|| source.id.to_string()),
+            // The stored state only matters when no title is configured.
+            let state = match source.title {
+                Some(_) => None,
+                None => self.inner.store.source_state(&source.id)?,
             };
+            let title = source_title(source, state.as_ref());
             let info = SourceInfo {
                 title,
                 url: published_url(&source.url),
@@ -431,6 +427,17 @@ impl Publisher {
         }
         Ok(picked)
     }
+}
+
+/// What a source is called where sosik shows it: its configured title, else the title its
+/// feed gave at the last poll (`state`), else its id.
+pub fn source_title(source: &crate::config::SourceConfig, state: Option<&SourceState>) -> String {
+    source
+        .title
+        .clone()
+        .or_else(|| state.and_then(|s| s.title.clone()))
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| source.id.to_string())
 }
 
 /// The URL a published document may show for a source polled at `url`: only `http` and

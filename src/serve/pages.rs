@@ -48,13 +48,43 @@ struct Listing {
     last_modified: chrono::DateTime<chrono::Utc>,
 }
 
+/// How a source's polls go, as `/` and `/healthz` tell it (one rule for both).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Health {
+    Ok,
+    /// Its last poll failed.
+    Failing,
+    /// It answered 410: no longer polled.
+    Gone,
+    Disabled,
+    /// Never polled yet.
+    New,
+}
+
+impl Health {
+    fn label(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::Failing => "failing",
+            Health::Gone => "gone",
+            Health::Disabled => "disabled",
+            Health::New => "new",
+        }
+    }
+
+    /// Whether `/healthz` counts the source as one whose last poll failed.
+    fn last_poll_failed(self) -> bool {
+        matches!(self, Health::Failing | Health::Gone)
+    }
+}
+
 /// What the index page says about one source: how its polls go.
 struct SourceRow {
+    id: String,
     title: String,
     /// Its URL, when it may be published (not a `file:` path).
     url: Option<String>,
-    /// `ok`, `failing`, `disabled`, `gone` or `new` (never polled).
-    health: &'static str,
+    health: Health,
     last_success: Option<chrono::DateTime<chrono::Utc>>,
     next_poll: Option<chrono::DateTime<chrono::Utc>>,
     consecutive_errors: u32,
@@ -63,23 +93,21 @@ struct SourceRow {
 
 /// Every configured source's health, from its stored state. Blocking.
 fn source_rows(publisher: &crate::publish::Publisher) -> Result<Vec<SourceRow>, PublishError> {
-    let info = publisher.source_info()?;
     let store = publisher.store();
     let mut rows = Vec::new();
     for source in &publisher.config().sources {
         let state = store.source_state(&source.id)?;
         let health = match &state {
-            _ if !source.enabled => "disabled",
-            None => "new",
-            Some(s) if s.gone => "gone",
-            Some(s) if s.consecutive_errors > 0 => "failing",
-            Some(_) => "ok",
+            _ if !source.enabled => Health::Disabled,
+            None => Health::New,
+            Some(s) if s.gone => Health::Gone,
+            Some(s) if s.consecutive_errors > 0 => Health::Failing,
+            Some(_) => Health::Ok,
         };
         let state = state.unwrap_or_default();
         rows.push(SourceRow {
-            title: info
-                .get(&source.id)
-                .map_or_else(|| source.id.to_string(), |i| i.title.clone()),
+            id: source.id.to_string(),
+            title: crate::publish::source_title(source, Some(&state)),
             url: crate::publish::published_url(&source.url),
             health,
             last_success: state.last_success,
@@ -131,8 +159,8 @@ fn sources_section(rows: &[SourceRow]) -> String {
         )
     };
     let mut order: Vec<&SourceRow> = rows.iter().collect();
-    order.sort_by_key(|r| r.health != "failing");
-    let failing = rows.iter().filter(|r| r.health == "failing").count();
+    order.sort_by_key(|r| r.health != Health::Failing);
+    let failing = rows.iter().filter(|r| r.health == Health::Failing).count();
     let mut html = String::from("<section class=\"sources\">\n<h2>Sources</h2>\n");
     let _ = writeln!(
         html,
@@ -149,18 +177,22 @@ fn sources_section(rows: &[SourceRow]) -> String {
             None => escape(&row.title),
         };
         let health = match row.health {
-            "failing" => format!("failing ({} in a row)", row.consecutive_errors),
-            other => other.to_owned(),
+            Health::Failing => format!("failing ({} in a row)", row.consecutive_errors),
+            other => other.label().to_owned(),
         };
         let _ = writeln!(
             html,
             "<tr class=\"{}\"><td>{title}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            row.health,
+            row.health.label(),
             escape(&health),
             escape(&when(row.last_success)),
             escape(&when(row.next_poll)),
         );
-        if let Some(error) = row.last_error.as_deref().filter(|_| row.health != "ok") {
+        if let Some(error) = row
+            .last_error
+            .as_deref()
+            .filter(|_| row.health != Health::Ok)
+        {
             let _ = writeln!(
                 html,
                 "<tr class=\"error\"><td colspan=\"4\">{}</td></tr>",
@@ -253,20 +285,11 @@ fn meta<'a>(listing: &'a Listing, base_url: &'a str) -> FeedMeta<'a> {
 /// `GET /healthz`: always 200; `{"status":"ok"|"degraded","store":{"status":…},
 /// "stories":N,"sources":N,"failing":N,"failing_sources":[ids]}` (see the module notes).
 pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, ServeError> {
-    let config = state.config.clone();
-    let store = state.store.clone();
+    let publisher = state.publisher.clone();
     let read = blocking(move || {
-        let mut failing = Vec::new();
-        for source in config.sources.iter().filter(|s| s.enabled) {
-            let failed = store
-                .source_state(&source.id)
-                .map_err(PublishError::from)?
-                .is_some_and(|state| state.consecutive_errors > 0);
-            if failed {
-                failing.push(source.id.to_string());
-            }
-        }
-        Ok(failing)
+        let rows = source_rows(&publisher)?;
+        let failing = rows.into_iter().filter(|r| r.health.last_poll_failed());
+        Ok(failing.map(|r| r.id).collect::<Vec<_>>())
     })
     .await;
     // sled can refuse even reads once a write failed: still an answer, saying so.
