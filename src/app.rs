@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::model::SourceState;
 use crate::pipeline::Ingest;
 use crate::publish::Publisher;
 use crate::schedule::{self, Clock};
@@ -83,7 +84,12 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let metrics = Arc::new(Metrics::new());
     let counted = metrics.clone();
     store.observe_faults(Arc::new(move |kind| counted.store_error(kind)));
-    seed_source_metrics(&config, &store, &metrics);
+    // One scan of the sources' states gives the metrics their series and the scheduler its
+    // due times; freed before the retention pass, whose scratch is given back below.
+    let states = stored_states(&config, &store);
+    seed_source_metrics(&config, &states, &metrics);
+    let due = initial_due(&config, &states, Utc::now());
+    drop(states);
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
     startup_retention(&ingest);
     let panics = metrics
@@ -112,7 +118,6 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         publisher.clone(),
         shutdown.clone(),
     ));
-    let due = initial_due(&config, &store, Utc::now());
     let sources = config.sources.clone();
     let poller = ingest.clone();
     schedule::run(
@@ -281,41 +286,44 @@ async fn start_http(
     )))
 }
 
+/// Every configured source's stored state, in config order, read in one scan of the store at
+/// start (`None`: never polled, or its state unreadable, which its next poll rebuilds).
+fn stored_states(config: &Config, store: &Store) -> Vec<Option<SourceState>> {
+    let mut states: std::collections::HashMap<String, SourceState> = match store.source_states() {
+        Ok(states) => states.into_iter().collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the sources' states; polling them now");
+            Default::default()
+        }
+    };
+    let ids = config.sources.iter().map(|s| s.id.as_str());
+    ids.map(|id| states.remove(id)).collect()
+}
+
 /// When each configured source is first due: its persisted next poll, so a restart neither
 /// stampedes nor forgets; now for a source never polled; never for a disabled or gone one.
-fn initial_due(config: &Config, store: &Store, now: DateTime<Utc>) -> Vec<Option<DateTime<Utc>>> {
-    config
-        .sources
-        .iter()
-        .map(|source| {
-            if !source.enabled {
-                return None;
-            }
-            match store.source_state(&source.id) {
-                // Gone (410) stays stopped until `sosik poll ID` succeeds on it again.
-                Ok(Some(state)) if state.gone => None,
-                Ok(Some(state)) => Some(state.next_poll.unwrap_or(now)),
-                Ok(None) => Some(now),
-                Err(e) => {
-                    tracing::error!(source = %source.id, error = %e, "cannot read source state; polling now");
-                    Some(now)
-                }
-            }
+fn initial_due(
+    config: &Config,
+    states: &[Option<SourceState>],
+    now: DateTime<Utc>,
+) -> Vec<Option<DateTime<Utc>>> {
+    let sources = config.sources.iter().zip(states);
+    sources
+        .map(|(source, state)| match state {
+            _ if !source.enabled => None,
+            // Gone (410) stays stopped until `sosik poll ID` succeeds on it again.
+            Some(state) if state.gone => None,
+            Some(state) => Some(state.next_poll.unwrap_or(now)),
+            None => Some(now),
         })
         .collect()
 }
 
 /// Gives every configured source its per-source series from its stored state, so `/metrics`
 /// shows them from the start rather than from each source's first poll.
-fn seed_source_metrics(config: &Config, store: &Store, metrics: &Metrics) {
-    for source in &config.sources {
-        let errors = match store.source_state(&source.id) {
-            Ok(state) => state.map_or(0, |s| s.consecutive_errors),
-            Err(e) => {
-                tracing::error!(source = %source.id, error = %e, "cannot read source state for metrics");
-                0
-            }
-        };
+fn seed_source_metrics(config: &Config, states: &[Option<SourceState>], metrics: &Metrics) {
+    for (source, state) in config.sources.iter().zip(states) {
+        let errors = state.as_ref().map_or(0, |s| s.consecutive_errors);
         metrics.seed_source(source.id.as_str(), errors);
     }
 }
