@@ -10,7 +10,10 @@
 //! See ARCHITECTURE.md for the codemap and the invariants each module keeps.
 
 pub mod app;
+pub mod commands;
 pub mod config;
+#[cfg(unix)]
+pub mod control;
 pub mod decode;
 pub mod dedupe;
 pub mod discover;

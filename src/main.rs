@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use sosik::commands::Request;
 
 /// What `--help` says after the commands: what scripts and service managers rely on.
 const AFTER_HELP: &str = "\
@@ -113,11 +114,19 @@ enum Command {
         /// The source's id.
         id: String,
     },
+    /// Make the running daemon re-read its config (as SIGHUP does); validate it when none runs.
+    Reload,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     let command = args.command.unwrap_or(Command::Run);
+    if matches!(command, Command::Reload) {
+        // The daemon validates the file: an invalid one is its answer (exit 1), not ours.
+        let file = sosik::config::Config::locate(args.config.as_deref());
+        init_logging(None, false);
+        return block_on(16, cli::reload(&file));
+    }
     let config = match load_config(args.config.as_deref(), &command) {
         Ok(config) => config,
         Err(code) => return code,
@@ -135,6 +144,14 @@ fn main() -> ExitCode {
     // Blocking threads do parsing and store writes; more of them than fetches in flight only
     // adds memory (each thread gets its own allocator arena), never throughput.
     let concurrency = config.as_ref().map_or(16, |c| c.poll.concurrency);
+    block_on(concurrency, dispatch(command, config))
+}
+
+/// Runs `work` on a multi-threaded runtime and turns its result into the exit code.
+fn block_on(
+    concurrency: usize,
+    work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(concurrency.clamp(2, 64) + 2)
@@ -146,7 +163,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(dispatch(command, config));
+    let result = runtime.block_on(work);
     // A store write stuck on a failing disk must not hold the exit: blocking-pool threads
     // still inside sled are left behind (each shutdown step has already given up on them).
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -155,7 +172,7 @@ fn main() -> ExitCode {
         // A reader that closed the pipe (`sosik items | head`) wants no more: end quietly.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", sentence(&e));
+            eprintln!("error: {}", sosik::commands::sentence(&e));
             ExitCode::from(2)
         }
     }
@@ -196,42 +213,35 @@ async fn dispatch(
     {
         return cli::inspect(config.as_ref(), target, source, json).await;
     }
-    let config = config.expect("loaded for every command but inspect");
+    let config = config.expect("loaded for every command but inspect and reload");
     match command {
         Command::Run => cli::run(config).await,
-        Command::Poll { ids } => cli::poll(config, ids).await,
-        Command::Render { name, format } => cli::render(config, &name, &format),
+        Command::Poll { ids } => cli::through_daemon(config, Request::Poll { ids }).await,
+        Command::Render { name, format } => {
+            cli::through_daemon(config, Request::Render { name, format }).await
+        }
         Command::Items {
             output,
             source,
             limit,
             json,
-        } => cli::items(config, output, source, limit, json),
-        Command::Sources { json } => cli::sources(config, json),
+        } => {
+            let request = Request::Items {
+                output,
+                source,
+                limit,
+                json,
+            };
+            cli::through_daemon(config, request).await
+        }
+        Command::Sources { json } => cli::through_daemon(config, Request::Sources { json }).await,
+        Command::Export => cli::through_daemon(config, Request::Export).await,
         Command::Check => cli::check(&config),
-        Command::Export => cli::export(config),
-        Command::Import { file, tags } => cli::import(&config, &file, &tags),
+        Command::Import { file, tags } => cli::import(&config, &file, &tags).await,
         Command::Add(args) => cli::add(&config, args).await,
-        Command::Remove { id } => cli::remove(&config, &id),
-        Command::Inspect { .. } => unreachable!("handled above"),
+        Command::Remove { id } => cli::remove(&config, &id).await,
+        Command::Inspect { .. } | Command::Reload => unreachable!("handled above"),
     }
-}
-
-/// The error and its causes as one sentence, each cause said once: a cause whose text the
-/// message already contains (an error that prints its source itself) is not repeated.
-fn sentence(error: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in error.chain() {
-        let part = cause.to_string();
-        if part.is_empty() || text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
 }
 
 fn is_broken_pipe(error: &anyhow::Error) -> bool {

@@ -44,6 +44,16 @@ pub struct Metrics {
     /// `sosik_store_errors_total{kind}`: storage errors by kind (full, permission, gone,
     /// corrupt, io).
     pub store_errors: Family<KindLabels, Counter>,
+    /// `sosik_config_reloads_total{result}`: reloads (`sosik reload`, SIGHUP) applied (`ok`)
+    /// or refused for an invalid config (`error`).
+    pub config_reloads: Family<ResultLabels, Counter>,
+}
+
+/// Labels of `sosik_config_reloads_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `ok` or `error`.
+    pub result: &'static str,
 }
 
 /// Labels of `sosik_store_errors_total`.
@@ -120,8 +130,18 @@ impl Metrics {
         for kind in crate::store::FaultKind::ALL {
             drop(store_errors.get_or_create(&KindLabels { kind: kind.label() }));
         }
+        let config_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Config reloads, applied (ok) or refused (error)",
+            config_reloads.clone(),
+        );
+        for result in ["ok", "error"] {
+            drop(config_reloads.get_or_create(&ResultLabels { result }));
+        }
         Metrics {
             registry,
+            config_reloads,
             store_errors,
             stories,
             sources,
@@ -147,6 +167,23 @@ impl Metrics {
         self.consecutive_errors
             .get_or_create(&labels)
             .set(i64::from(consecutive_errors));
+    }
+
+    /// Drops `source`'s per-source series: it left the config.
+    pub fn forget_source(&self, source: &str) {
+        let labels = SourceLabels {
+            source: source.to_owned(),
+        };
+        self.stories_new.remove(&labels);
+        self.stories_updated.remove(&labels);
+        self.consecutive_errors.remove(&labels);
+    }
+
+    /// Counts one config reload, `ok` or `error`.
+    pub fn config_reload(&self, result: &'static str) {
+        self.config_reloads
+            .get_or_create(&ResultLabels { result })
+            .inc();
     }
 
     /// Counts one storage error of `kind`.

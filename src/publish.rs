@@ -53,6 +53,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
@@ -115,12 +116,13 @@ pub struct Publisher {
 }
 
 struct Inner {
-    config: Arc<Config>,
+    /// The config served, swapped whole by a reload ([`Publisher::reconfigure`]).
+    config: ArcSwap<Config>,
     store: Store,
     /// Bumped by `invalidate`; cache entries of an older generation are stale.
     generation: AtomicU64,
-    /// Keyed by the output's index in `config.outputs` and the format.
-    cache: Mutex<HashMap<(usize, Format), Cached>>,
+    /// Keyed by the output's name and the format.
+    cache: Mutex<HashMap<(String, Format), Cached>>,
     /// Held while rendering, so concurrent misses render once.
     rendering: Mutex<()>,
     /// The story count, with the generation it was counted at (sled counts by scanning).
@@ -155,7 +157,7 @@ impl Publisher {
     pub fn with_clock(config: Arc<Config>, store: Store, clock: Clock) -> Publisher {
         Publisher {
             inner: Arc::new(Inner {
-                config,
+                config: ArcSwap::new(config),
                 store,
                 generation: AtomicU64::new(0),
                 cache: Mutex::new(HashMap::new()),
@@ -167,9 +169,19 @@ impl Publisher {
         }
     }
 
-    /// The configuration this publisher serves.
-    pub fn config(&self) -> &Arc<Config> {
-        &self.inner.config
+    /// The configuration this publisher serves now.
+    pub fn config(&self) -> Arc<Config> {
+        self.inner.config.load_full()
+    }
+
+    /// Serves `config` from now on: added, changed and removed outputs apply at once (every
+    /// cached feed is stale, so each is rendered again on its next request, with a new ETag
+    /// where its bytes changed). The config is swapped before the generation moves, and a
+    /// render reads the generation before the config, so no bytes rendered from the old
+    /// config are ever cached as current.
+    pub fn reconfigure(&self, config: Arc<Config>) {
+        self.inner.config.store(config);
+        self.invalidate();
     }
 
     /// The store this publisher reads.
@@ -197,38 +209,30 @@ impl Publisher {
     /// rendering, only a lock. `None` when a call to [`Publisher::render`] is needed (which
     /// may block on the store).
     pub fn render_cached(&self, name: &str, format: Format) -> Option<Rendered> {
-        let index = self
-            .inner
-            .config
-            .outputs
-            .iter()
-            .position(|o| o.name == name)?;
-        self.cached((index, format), self.generation())
+        self.cached(&(name.to_owned(), format), self.generation())
     }
 
     /// The output `name` in `format`: from the cache when nothing changed since it was
     /// rendered, else selected, filtered and rendered now. Blocking (store reads): call it from
     /// `spawn_blocking` in async code.
     pub fn render(&self, name: &str, format: Format) -> Result<Rendered, PublishError> {
-        let config = &self.inner.config;
-        let (index, output) = config
-            .outputs
-            .iter()
-            .enumerate()
-            .find(|(_, o)| o.name == name)
-            .ok_or_else(|| PublishError::UnknownOutput(name.to_owned()))?;
-        let key = (index, format);
-        if let Some(hit) = self.cached(key, self.generation()) {
+        let key = (name.to_owned(), format);
+        if let Some(hit) = self.cached(&key, self.generation()) {
             return Ok(hit);
         }
         // One render at a time: a burst of requests after an invalidation renders each feed
         // once, and renders never compete with each other for a small server's cores.
         let _rendering = lock(&self.inner.rendering);
-        // Read the generation before the store: cached bytes are never older than their tag.
+        // Read the generation before the config and the store: cached bytes are never older
+        // than their tag.
         let generation = self.generation();
-        if let Some(hit) = self.cached(key, generation) {
+        if let Some(hit) = self.cached(&key, generation) {
             return Ok(hit);
         }
+        let config = self.inner.config.load();
+        let output = (config.outputs.iter())
+            .find(|o| o.name == name)
+            .ok_or_else(|| PublishError::UnknownOutput(name.to_owned()))?;
         let fresh = self
             .render_now(output, format, scan_budget(output.limit))
             .and_then(|mut rendered| {
@@ -292,9 +296,9 @@ impl Publisher {
         Ok(last_modified)
     }
 
-    fn cached(&self, key: (usize, Format), generation: u64) -> Option<Rendered> {
+    fn cached(&self, key: &(String, Format), generation: u64) -> Option<Rendered> {
         lock(&self.inner.cache)
-            .get(&key)
+            .get(key)
             .filter(|c| c.generation == generation)
             .map(|c| c.rendered.clone())
     }
@@ -319,7 +323,7 @@ impl Publisher {
     /// published ([`published_url`]). Blocking.
     pub fn source_info(&self) -> Result<BTreeMap<SourceId, SourceInfo>, PublishError> {
         let mut out = BTreeMap::new();
-        for source in &self.inner.config.sources {
+        for source in &self.inner.config.load().sources {
             // The stored state only matters when no title is configured.
             let state = match source.title {
                 Some(_) => None,
@@ -349,11 +353,12 @@ impl Publisher {
             .max()
             .unwrap_or_else(|| self.inner.store.created());
         let sources = self.source_info()?;
+        let config = self.inner.config.load();
         let meta = FeedMeta {
             name: &output.name,
             title: &output.title,
             description: &output.description,
-            base_url: &self.inner.config.server.base_url,
+            base_url: &config.server.base_url,
             ttl_minutes: None,
             updated,
         };
@@ -375,35 +380,33 @@ impl Publisher {
         &self,
         name: &str,
     ) -> Result<impl Iterator<Item = Result<Story, StoreError>> + '_, PublishError> {
-        let output = self
-            .inner
-            .config
-            .output(name)
+        let config = self.config();
+        let output = (config.output(name).cloned())
             .ok_or_else(|| PublishError::UnknownOutput(name.to_owned()))?;
-        Ok(self.walk(output))
+        Ok(self.walk(config, output))
     }
 
     /// The output's candidates, newest first, filtered. The store walks its newest-first
     /// index and skips other sources' stories in memory, so only this output's candidates are
     /// read. A story that cannot be read is passed on as the error it is.
-    fn walk<'a>(
-        &'a self,
-        output: &'a OutputConfig,
-    ) -> impl Iterator<Item = Result<Story, StoreError>> + 'a {
-        let config = &*self.inner.config;
+    fn walk(
+        &self,
+        config: Arc<Config>,
+        output: OutputConfig,
+    ) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
         self.inner
             .store
             .newest_among(&output.sources)
             .filter(move |s| {
                 s.as_ref()
-                    .map_or(true, |s| output.filter.matches(s, config))
+                    .map_or(true, |s| output.filter.matches(s, &*config))
             })
     }
 
     /// The stories `output` shows, newest first: carried by one of its sources, passing its
     /// filter, at most `limit`, examining at most `budget` stories.
     fn select(&self, output: &OutputConfig, budget: usize) -> Result<Vec<Story>, StoreError> {
-        let config = &*self.inner.config;
+        let config = &*self.inner.config.load_full();
         let mut walk = self.inner.store.newest_among(&output.sources);
         let mut picked = Vec::new();
         let mut scanned = 0;

@@ -1,5 +1,5 @@
-//! The signals the daemon answers (SIGTERM and SIGINT shut it down; SIGHUP, SIGUSR1 and
-//! SIGUSR2 are logged and ignored), caught from the start of `app::run`.
+//! The signals the daemon answers (SIGTERM and SIGINT shut it down; SIGHUP reloads the
+//! config; SIGUSR1 and SIGUSR2 are logged and ignored), caught from the start of `app::run`.
 
 use tokio_util::sync::CancellationToken;
 
@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 /// and that an operator or a service manager may send (SIGHUP, SIGUSR1, SIGUSR2) are logged
 /// and otherwise ignored: left to their default they ended the daemon at once with no shutdown
 /// and no store flush, and a SIGHUP exit counts as clean to systemd, so `Restart=on-failure`
-/// did not bring it back (issue 12). SIGHUP is to reload the config once reload exists.
+/// did not bring it back (issue 12). SIGHUP reloads the config (issue 14).
 pub(crate) struct Signals {
     #[cfg(unix)]
     caught: [Option<tokio::signal::unix::Signal>; 5],
@@ -39,19 +39,25 @@ impl Signals {
         Signals {}
     }
 
-    /// Waits for SIGTERM or SIGINT, logging the others, then cancels `shutdown`.
-    pub(crate) async fn watch(self, shutdown: CancellationToken) {
+    /// Waits for SIGTERM or SIGINT, then cancels `shutdown`; each SIGHUP is sent to `hup`
+    /// (the daemon reloads its config); SIGUSR1 and SIGUSR2 are logged.
+    pub(crate) async fn watch(
+        self,
+        shutdown: CancellationToken,
+        hup_to: tokio::sync::mpsc::UnboundedSender<()>,
+    ) {
         #[cfg(unix)]
         {
             let [mut term, mut int, mut hup, mut usr1, mut usr2] = self.caught;
+            let reload = hup_to;
             loop {
                 tokio::select! {
                     () = next(&mut term) => break,
                     () = next(&mut int) => break,
-                    () = next(&mut hup) => tracing::warn!(
-                        signal = "SIGHUP",
-                        "config reload is not available yet; still running on the config read at start"
-                    ),
+                    () = next(&mut hup) => {
+                        tracing::info!(signal = "SIGHUP", "reloading the config");
+                        let _ = reload.send(());
+                    }
                     () = next(&mut usr1) => {
                         tracing::warn!(signal = "SIGUSR1", "signal ignored; still running");
                     }
@@ -62,7 +68,10 @@ impl Signals {
             }
         }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        {
+            let _ = hup_to;
+            let _ = tokio::signal::ctrl_c().await;
+        }
         tracing::info!("shutting down");
         shutdown.cancel();
     }

@@ -1,25 +1,14 @@
-//! The commands that change the config file (`add`, `import`, `remove`) and `export`: each a
-//! library call (`discover`, `import`, `config::edit`, the publisher's OPML), formatted here.
+//! The commands that change the config file (`add`, `import`, `remove`): each a library call
+//! (`discover`, `import`, `config::edit`), formatted here; a running daemon then reloads.
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Result, bail};
 
 use sosik::config::Config;
 
-use super::open_store;
-
-pub fn export(config: Config) -> Result<ExitCode> {
-    let config = Arc::new(config);
-    let store = open_store(&config)?;
-    let opml = sosik::publish::Publisher::new(config, store).sources_opml()?;
-    std::io::stdout().lock().write_all(opml.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn import(config: &Config, file: &std::path::Path, tags: &[String]) -> Result<ExitCode> {
+pub async fn import(config: &Config, file: &std::path::Path, tags: &[String]) -> Result<ExitCode> {
     use sosik::config::edit::{ConfigFile, NewSource, slug_of};
     let shown = file.display();
     let bytes = std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
@@ -64,14 +53,18 @@ pub fn import(config: &Config, file: &std::path::Path, tags: &[String]) -> Resul
     }
     writeln!(
         out,
-        "{} added, {skipped} skipped; {} (restart a running daemon to poll them)",
+        "{} added, {skipped} skipped; {}",
         added.len(),
         config.file.display()
     )?;
+    drop(out);
+    if !added.is_empty() {
+        super::tell_daemon(config).await?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn remove(config: &Config, id: &str) -> Result<ExitCode> {
+pub async fn remove(config: &Config, id: &str) -> Result<ExitCode> {
     let mut edit = sosik::config::edit::ConfigFile::open(&config.file)?;
     if config.source(id).is_none() || !edit.remove_source(id) {
         eprintln!("error: no source {id:?} in {}", config.file.display());
@@ -79,9 +72,10 @@ pub fn remove(config: &Config, id: &str) -> Result<ExitCode> {
     }
     edit.save().map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
-        "removed {id} from {}; its stories stay until retention (restart a running daemon)",
+        "removed {id} from {}; its stories stay until retention",
         config.file.display()
     );
+    super::tell_daemon(config).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -167,9 +161,6 @@ pub async fn add(config: &Config, args: AddArgs) -> Result<ExitCode> {
     });
     edit.save().map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("added {id} {}", feed.url);
-    eprintln!(
-        "{} changed; restart a running daemon to poll it",
-        config.file.display()
-    );
+    super::tell_daemon(config).await?;
     Ok(ExitCode::SUCCESS)
 }

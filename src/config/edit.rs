@@ -192,6 +192,36 @@ pub fn slug_of(url: &str) -> String {
     }
 }
 
+/// The store directory `file` configures, found even when the file is not a valid config
+/// (`sosik reload` must reach the daemon to hear what is wrong with it): the validated value
+/// when the file loads; else `SOSIK__STORE__PATH`; else `store.path` as written in the file
+/// or in its `[store]` table alone when the rest does not parse; else the default, `data`.
+pub fn store_path_of(file: &Path) -> PathBuf {
+    if let Ok(config) = Config::load(file) {
+        return config.store.path;
+    }
+    if let Some(path) = std::env::var_os("SOSIK__STORE__PATH").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let written = |text: &str| {
+        let doc = text.parse::<DocumentMut>().ok()?;
+        Some(PathBuf::from(doc.get("store")?.get("path")?.as_str()?))
+    };
+    written(&text)
+        .or_else(|| {
+            // Only the `[store]` table: from its header to the next one.
+            let start = text
+                .find("\n[store]")
+                .map(|i| i + 1)
+                .or_else(|| text.starts_with("[store]").then_some(0))?;
+            let rest = &text[start..];
+            let end = rest[1..].find("\n[").map_or(rest.len(), |i| i + 2);
+            written(&rest[..end])
+        })
+        .unwrap_or_else(|| PathBuf::from("data"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

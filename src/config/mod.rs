@@ -20,6 +20,7 @@ use crate::filter::Filter;
 use crate::model::SourceId;
 
 pub mod edit;
+pub use edit::store_path_of;
 mod keys;
 mod raw;
 mod sources;

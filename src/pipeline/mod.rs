@@ -25,6 +25,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use url::Url;
@@ -47,11 +48,13 @@ use self::writer::Writer;
 /// Everything one poll needs, shared by all polls of a process. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Ingest {
-    config: Arc<Config>,
+    /// The config polls read, swapped whole by a reload ([`Ingest::reconfigure`]): a poll
+    /// takes the source it is given and reads the rest once, so it never sees half of each.
+    config: Arc<ArcSwap<Config>>,
     store: Store,
-    fetcher: Fetcher,
-    limits: Limits,
-    policy: Policy,
+    /// The fetcher, limits and interval bounds of `[poll]`, rebuilt when a reload changes it;
+    /// a poll in flight keeps the ones it started with.
+    tuning: Arc<ArcSwap<Tuning>>,
     clock: Clock,
     metrics: Option<Arc<Metrics>>,
     /// Decode, parse, normalize and encode run here: one niced thread per core.
@@ -62,20 +65,50 @@ pub struct Ingest {
     writer: Writer,
 }
 
+/// What `[poll]` builds: the HTTP client, the concurrency limits and the interval bounds.
+#[derive(Debug)]
+struct Tuning {
+    fetcher: Fetcher,
+    limits: Limits,
+    policy: Policy,
+    /// The `[poll]` these were built from, to tell whether a reload changed it.
+    from: String,
+}
+
+impl Tuning {
+    fn new(config: &Config) -> Result<Tuning, FetchError> {
+        Ok(Tuning {
+            fetcher: Fetcher::new(fetch_settings(config))?,
+            limits: Limits::new(config.poll.concurrency, config.poll.per_host_concurrency),
+            policy: Policy::new(config.poll.min_interval, config.poll.max_interval),
+            from: format!("{:?}", config.poll),
+        })
+    }
+}
+
 impl Ingest {
     /// Builds the fetcher, limits, CPU workers and the store's writer from `config`.
     pub fn new(config: Arc<Config>, store: Store) -> Result<Ingest, FetchError> {
         Ok(Ingest {
-            fetcher: Fetcher::new(fetch_settings(&config))?,
-            limits: Limits::new(config.poll.concurrency, config.poll.per_host_concurrency),
-            policy: Policy::new(config.poll.min_interval, config.poll.max_interval),
+            tuning: Arc::new(ArcSwap::from_pointee(Tuning::new(&config)?)),
             clock: Clock::System,
             metrics: None,
             workers: Workers::new(cpu_threads()),
             writer: writer::writer(store.clone(), config.store.max_items_per_source),
             store,
-            config,
+            config: Arc::new(ArcSwap::new(config)),
         })
+    }
+
+    /// Runs on `config` from now on: polls that start later read its sources' settings and
+    /// its `[poll]` (a new HTTP client and limits when that changed); polls in flight finish
+    /// on what they started with. `store.*` is not applied (the store stays open as it is).
+    pub fn reconfigure(&self, config: Arc<Config>) -> Result<(), FetchError> {
+        if self.tuning.load().from != format!("{:?}", config.poll) {
+            self.tuning.store(Arc::new(Tuning::new(&config)?));
+        }
+        self.config.store(config);
+        Ok(())
     }
 
     /// Counts polls, fetch times and stories in `metrics`.
@@ -89,9 +122,9 @@ impl Ingest {
         &self.store
     }
 
-    /// The config this ingest was built from.
-    pub fn config(&self) -> &Arc<Config> {
-        &self.config
+    /// The config polls run on now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
     }
 
     /// Stops the CPU workers and then the store's writer (after the commits queued to it), and
@@ -192,8 +225,9 @@ impl Ingest {
         // Fetch, conditionally. The poll's permit is held to the end: `poll.concurrency`
         // bounds the documents in memory, not only the connections; the host's is freed as
         // soon as the fetch is done.
-        let mut permits = self.limits.acquire(&url).await;
-        let fetched = self.fetch(url, &state).await;
+        let tuning = self.tuning.load_full();
+        let mut permits = tuning.limits.acquire(&url).await;
+        let fetched = self.fetch(&tuning.fetcher, url, &state).await;
         permits.release_host();
         let now = self.clock.now();
         state.last_fetch = Some(now);
@@ -231,14 +265,19 @@ impl Ingest {
     }
 
     /// The conditional GET (or file read), timed.
-    async fn fetch(&self, url: Url, state: &SourceState) -> Result<FetchOutcome, FetchError> {
+    async fn fetch(
+        &self,
+        fetcher: &Fetcher,
+        url: Url,
+        state: &SourceState,
+    ) -> Result<FetchOutcome, FetchError> {
         let request = FetchRequest {
             url: Some(url),
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
         let started = Instant::now();
-        let fetched = self.fetcher.fetch(&request).await;
+        let fetched = fetcher.fetch(&request).await;
         if let Some(metrics) = &self.metrics {
             metrics
                 .fetch_seconds
@@ -259,7 +298,7 @@ impl Ingest {
         now: DateTime<Utc>,
     ) -> Result<PollOutcome, IngestError> {
         let meta = fetched.meta.clone();
-        let max = self.config.store.max_items_per_source;
+        let max = self.config.load().store.max_items_per_source;
         let (id, timezone) = (source.id.clone(), source.timezone);
         // Decode, parse and normalize on the niced CPU workers, and encode the stories'
         // records there too, so the store's writer only writes.
@@ -334,8 +373,13 @@ impl Ingest {
             skip_days: state.skip_days,
         };
         let mut rng = fastrand::Rng::new();
-        let next = schedule::after_success(&self.policy, source.interval, &hints, now, &mut rng);
+        let next = schedule::after_success(&self.policy(), source.interval, &hints, now, &mut rng);
         state.next_poll = Some(next);
+    }
+
+    /// The interval bounds polls run on now.
+    fn policy(&self) -> Policy {
+        self.tuning.load().policy
     }
 
     /// A failure: the state's error, and the next poll after backoff (or `Retry-After`).
@@ -366,7 +410,7 @@ impl Ingest {
         };
         let mut rng = fastrand::Rng::new();
         let next = schedule::after_failure(
-            &self.policy,
+            &self.policy(),
             source.interval,
             backoff_errors,
             retry_after,

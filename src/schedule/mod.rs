@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 pub use clock::Clock;
 pub use hints::Hints;
 pub use limits::{Limits, Permits};
-pub use runner::{Scheduled, run};
+pub use runner::{Control, Hooks, Scheduled, Timing, run, run_controlled};
 
 /// The bounds every computed interval is kept within, and the jitter applied.
 #[derive(Debug, Clone, Copy)]

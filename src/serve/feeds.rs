@@ -24,7 +24,7 @@ pub(super) async fn feed(
     let Path(file) = file.map_err(|_| ServeError::NotFound)?;
     let (name, extension) = file.rsplit_once('.').ok_or(ServeError::NotFound)?;
     let format = Format::from_extension(extension).ok_or(ServeError::NotFound)?;
-    if state.config.output(name).is_none() {
+    if state.config().output(name).is_none() {
         return Err(ServeError::NotFound);
     }
     // The common case, a cached feed, is answered on the async worker; only a render goes

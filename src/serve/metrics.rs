@@ -45,7 +45,7 @@ pub(super) async fn scrape(State(state): State<AppState>) -> Result<Response, Se
         .set(i64::try_from(stories).unwrap_or(i64::MAX));
     metrics
         .sources
-        .set(i64::try_from(state.config.sources.len()).unwrap_or(i64::MAX));
+        .set(i64::try_from(state.config().sources.len()).unwrap_or(i64::MAX));
     let headers = [
         (header::CONTENT_TYPE, CONTENT_TYPE),
         (header::CACHE_CONTROL, "no-store"),

@@ -79,8 +79,6 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct AppState {
     /// Renders and caches the output feeds.
     pub publisher: Publisher,
-    /// The configuration served (outputs, sources, base URL).
-    pub config: Arc<Config>,
     /// The story store, read only.
     pub store: Store,
     /// Counters and gauges exposed at `/metrics`.
@@ -91,11 +89,17 @@ impl AppState {
     /// The state for `publisher`, serving its config and store.
     pub fn new(publisher: Publisher, metrics: Arc<Metrics>) -> AppState {
         AppState {
-            config: publisher.config().clone(),
             store: publisher.store().clone(),
             publisher,
             metrics,
         }
+    }
+}
+
+impl AppState {
+    /// The configuration served now (outputs, sources, base URL): a reload swaps it.
+    pub fn config(&self) -> Arc<Config> {
+        self.publisher.config()
     }
 }
 

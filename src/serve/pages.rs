@@ -205,7 +205,7 @@ fn sources_section(rows: &[SourceRow]) -> String {
 }
 
 fn index_page(state: &AppState, listings: &[Listing]) -> String {
-    let base_url = &state.config.server.base_url;
+    let base_url = &state.config().server.base_url;
     let mut html = String::with_capacity(2048 + 512 * listings.len());
     html.push_str("<!doctype html>\n<html><head><meta charset=\"utf-8\">\n");
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -225,7 +225,7 @@ fn index_page(state: &AppState, listings: &[Listing]) -> String {
         html,
         "<p class=\"lede\">{} feeds from {} sources</p>",
         listings.len(),
-        state.config.sources.len()
+        state.config().sources.len()
     );
     for listing in listings {
         let meta = meta(listing, base_url);
@@ -318,7 +318,7 @@ pub(super) async fn healthz(State(state): State<AppState>) -> Result<Response, S
         "status": status,
         "store": store,
         "stories": stories,
-        "sources": state.config.sources.len(),
+        "sources": state.config().sources.len(),
         "failing": failing.len(),
         "failing_sources": &failing[..failing.len().min(MAX_FAILING_LISTED)],
     });

@@ -39,10 +39,10 @@ impl Store {
     }
 
     /// Stories carried by any of `sources`, newest published first, each once.
-    pub fn newest_among(
-        &self,
+    pub fn newest_among<'a>(
+        &'a self,
         sources: &[SourceId],
-    ) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
+    ) -> impl Iterator<Item = Result<Story, StoreError>> + use<'a> {
         let sources = sources.to_vec();
         self.walk_pages(move |index, before| index.page_among(&sources, before, PAGE))
     }

@@ -15,13 +15,18 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::model::SourceState;
-use crate::pipeline::Ingest;
+use crate::model::{SourceId, SourceState};
+use crate::pipeline::{Ingest, PollReport};
 use crate::publish::Publisher;
 use crate::schedule::{self, Clock};
 use crate::serve;
 use crate::signals::Signals;
 use crate::store::{Store, StoreError, StoreOptions};
+
+mod daemon;
+pub mod reload;
+
+pub use daemon::Daemon;
 
 /// How long in-flight polls may take to finish after a shutdown signal.
 pub const FETCH_GRACE: Duration = Duration::from_secs(5);
@@ -47,6 +52,14 @@ pub enum AppError {
     /// The HTTP client could not start.
     #[error("{0}")]
     Fetch(#[from] crate::fetch::FetchError),
+    /// Another daemon holds the store.
+    #[error(
+        "another sosik is already running on the store at {path}: stop it first, or give this one another store.path (the CLI reaches the running one through {path}/control.sock)"
+    )]
+    AlreadyRunning {
+        /// The store's directory.
+        path: String,
+    },
     /// `poll` named a source the config does not have.
     #[error("no source {id:?} in {file}")]
     UnknownSource {
@@ -80,7 +93,7 @@ pub enum AppError {
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let signals = Signals::listen();
-    let store = Store::open(&StoreOptions::from(&config.store))?;
+    let store = Store::open(&StoreOptions::from(&config.store)).map_err(already_running)?;
     let metrics = Arc::new(Metrics::new());
     let counted = metrics.clone();
     store.observe_faults(Arc::new(move |kind| counted.store_error(kind)));
@@ -92,18 +105,23 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     drop(states);
     let ingest = Ingest::new(config.clone(), store.clone())?.with_metrics(metrics.clone());
     startup_retention(&ingest);
-    let panics = metrics
-        .fetches
-        .get_or_create(&crate::metrics::OutcomeLabels {
-            outcome: "panicked",
-        })
-        .clone();
     let publisher = Publisher::new(config.clone(), store.clone());
     let shutdown = CancellationToken::new();
-    tokio::spawn(signals.watch(shutdown.clone()));
+    let (schedule, control) = tokio::sync::mpsc::unbounded_channel();
+    let daemon = Arc::new(Daemon::new(
+        config.clone(),
+        ingest.clone(),
+        publisher.clone(),
+        metrics.clone(),
+        schedule,
+    ));
+    let (hup, hups) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(signals.watch(shutdown.clone(), hup));
+    tokio::spawn(reload_on_sighup(daemon.clone(), hups));
 
     let http_stop = CancellationToken::new();
-    let server = start_http(&config, &publisher, metrics, &http_stop).await?;
+    let server = start_http(&config, &publisher, metrics.clone(), &http_stop).await?;
+    let control_socket = start_control(&config, &daemon, &http_stop);
     tracing::info!(
         sources = config.sources.len(),
         outputs = config.outputs.len(),
@@ -118,30 +136,8 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
         publisher.clone(),
         shutdown.clone(),
     ));
-    let sources = config.sources.clone();
-    let poller = ingest.clone();
-    schedule::run(
-        due,
-        Clock::System,
-        shutdown.clone(),
-        FETCH_GRACE,
-        config.poll.min_interval,
-        move |i| {
-            let (ingest, source) = (poller.clone(), sources[i].clone());
-            async move { ingest.ingest(&source).await }
-        },
-        |i, result| match result {
-            // Any poll that stored something makes the cached feeds stale.
-            Ok(report) if report.outcome.changed() => publisher.invalidate(),
-            Ok(_) => {}
-            Err(message) => {
-                panics.inc();
-                tracing::error!(source = %config.sources[i].id, panic = message, "a poll panicked; retrying later");
-            }
-        },
-        // A round of polls leaves the allocator holding what its documents and stories took;
-        // the daemon idles until the next round, so give it back (BENCHMARKS.md: idle memory).
-        || drop(tokio::task::spawn_blocking(release_freed_memory)),
+    schedule_polls(
+        due, &daemon, &ingest, &publisher, &metrics, control, &shutdown,
     )
     .await;
 
@@ -151,16 +147,110 @@ pub async fn run(config: Arc<Config>) -> Result<(), AppError> {
     let stopping = Stopping {
         http_stop,
         server,
+        control_socket,
         ingest,
         store,
     };
     stopping.finish(gave_up).await
 }
 
+/// The scheduler's loop over the sources, keyed by id, until `shutdown`: each poll reads its
+/// source from the daemon's config as it starts (so a reload's changes apply from the next
+/// poll), and `control` carries the reloads' additions and removals and `sosik poll`'s asks.
+async fn schedule_polls(
+    due: Vec<(SourceId, Option<DateTime<Utc>>)>,
+    daemon: &Arc<Daemon>,
+    ingest: &Ingest,
+    publisher: &Publisher,
+    metrics: &Metrics,
+    control: tokio::sync::mpsc::UnboundedReceiver<schedule::Control<SourceId, PollReport>>,
+    shutdown: &CancellationToken,
+) {
+    let panics = metrics
+        .fetches
+        .get_or_create(&crate::metrics::OutcomeLabels {
+            outcome: "panicked",
+        })
+        .clone();
+    let timing = schedule::Timing {
+        clock: Clock::System,
+        grace: FETCH_GRACE,
+        retry_after_panic: daemon.config().poll.min_interval,
+    };
+    let hooks = schedule::Hooks {
+        poll: |id: &SourceId| {
+            let source = daemon.config().source(id.as_str())?.clone();
+            let ingest = ingest.clone();
+            Some(async move { ingest.ingest(&source).await })
+        },
+        on_done: |id: &SourceId, result: Result<&PollReport, &str>| match result {
+            // Any poll that stored something makes the cached feeds stale.
+            Ok(report) if report.outcome.changed() => publisher.invalidate(),
+            Ok(_) => {}
+            Err(message) => {
+                panics.inc();
+                tracing::error!(source = %id, panic = message, "a poll panicked; retrying later");
+            }
+        },
+        // A round of polls leaves the allocator holding what its documents and stories took;
+        // the daemon idles until the next round, so give it back (BENCHMARKS.md: idle memory).
+        on_idle: || drop(tokio::task::spawn_blocking(release_freed_memory)),
+    };
+    schedule::run_controlled(due, timing, shutdown.clone(), control, hooks).await;
+}
+
+/// Reloads the config at each SIGHUP, as `sosik reload` does (the outcome is logged).
+async fn reload_on_sighup(daemon: Arc<Daemon>, mut hups: tokio::sync::mpsc::UnboundedReceiver<()>) {
+    while hups.recv().await.is_some() {
+        // Logged and counted inside.
+        let _ = daemon.reload().await;
+    }
+}
+
+/// Binds the control socket in the store's directory and answers the CLI on it until `stop`;
+/// `None`, logged, when it cannot be bound (the daemon still runs; the CLI then says the
+/// store is in use).
+fn start_control(
+    config: &Config,
+    daemon: &Arc<Daemon>,
+    stop: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        let path = crate::control::socket_path(&config.store.path);
+        match crate::control::bind(&path) {
+            Ok(listener) => Some(tokio::spawn(crate::control::serve(
+                listener,
+                path,
+                daemon.clone(),
+                stop.clone(),
+            ))),
+            Err(e) => {
+                tracing::error!(socket = %path.display(), error = %e, "cannot listen on the control socket; the CLI cannot reach this daemon");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (config, daemon, stop);
+        None
+    }
+}
+
+/// A store locked by another process, at the daemon's start, is another daemon.
+fn already_running(error: StoreError) -> AppError {
+    match error {
+        StoreError::Locked { path } => AppError::AlreadyRunning { path },
+        other => other.into(),
+    }
+}
+
 /// What the shutdown's last steps end, once scheduling has stopped.
 struct Stopping {
     http_stop: CancellationToken,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    control_socket: Option<tokio::task::JoinHandle<()>>,
     ingest: Ingest,
     store: Store,
 }
@@ -172,6 +262,7 @@ impl Stopping {
         let Stopping {
             http_stop,
             server,
+            control_socket,
             ingest,
             store,
         } = self;
@@ -180,6 +271,9 @@ impl Stopping {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
             Err(e) => tracing::error!(error = %e, "the HTTP server task died"),
+        }
+        if let Some(control) = control_socket {
+            let _ = control.await;
         }
         // No poll runs now: end the CPU workers and the writer, so no commit follows the close.
         if !ingest.stop(WORKER_GRACE).await {
@@ -306,15 +400,18 @@ fn initial_due(
     config: &Config,
     states: &[Option<SourceState>],
     now: DateTime<Utc>,
-) -> Vec<Option<DateTime<Utc>>> {
+) -> Vec<(SourceId, Option<DateTime<Utc>>)> {
     let sources = config.sources.iter().zip(states);
-    sources
-        .map(|(source, state)| match state {
-            _ if !source.enabled => None,
-            // Gone (410) stays stopped until `sosik poll ID` succeeds on it again.
-            Some(state) if state.gone => None,
-            Some(state) => Some(state.next_poll.unwrap_or(now)),
-            None => Some(now),
+    let enabled = sources.filter(|(source, _)| source.enabled);
+    enabled
+        .map(|(source, state)| {
+            let at = match state {
+                // Gone (410) stays stopped until `sosik poll ID` succeeds on it again.
+                Some(state) if state.gone => None,
+                Some(state) => Some(state.next_poll.unwrap_or(now)),
+                None => Some(now),
+            };
+            (source.id.clone(), at)
         })
         .collect()
 }
@@ -376,7 +473,7 @@ async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: Cancella
 #[derive(Debug)]
 pub struct PollRun {
     /// One per source polled, in the config's order.
-    pub reports: Vec<crate::pipeline::PollReport>,
+    pub reports: Vec<Arc<crate::pipeline::PollReport>>,
     /// Stories stored after the polls.
     pub stored: usize,
     /// Stories forgotten by retention after the polls.
@@ -386,6 +483,27 @@ pub struct PollRun {
     pub close_error: Option<String>,
 }
 
+/// The sources `ids` names, in the config's order and without repeats (every enabled one
+/// when `ids` is empty); an id the config does not have is an error naming it.
+pub(crate) fn select_sources(
+    config: &Config,
+    ids: &[String],
+) -> Result<Vec<crate::config::SourceConfig>, AppError> {
+    for id in ids {
+        if config.source(id).is_none() {
+            return Err(AppError::UnknownSource {
+                id: id.clone(),
+                file: config.file.display().to_string(),
+            });
+        }
+    }
+    let wanted = |s: &&crate::config::SourceConfig| match ids {
+        [] => s.enabled,
+        ids => ids.iter().any(|id| id == s.id.as_str()),
+    };
+    Ok(config.sources.iter().filter(wanted).cloned().collect())
+}
+
 /// Polls the sources `ids` (every enabled one when empty) once, now, into the store, then
 /// applies retention and flushes; `done` hears of each poll as it ends (for a progress bar).
 pub async fn poll_now(
@@ -393,29 +511,10 @@ pub async fn poll_now(
     ids: &[String],
     done: impl FnMut(&crate::pipeline::PollReport),
 ) -> Result<PollRun, AppError> {
-    let mut selected = Vec::new();
-    for id in ids {
-        match config.source(id) {
-            Some(source) => selected.push(source.clone()),
-            None => {
-                return Err(AppError::UnknownSource {
-                    id: id.clone(),
-                    file: config.file.display().to_string(),
-                });
-            }
-        }
-    }
-    if ids.is_empty() {
-        selected = config
-            .sources
-            .iter()
-            .filter(|s| s.enabled)
-            .cloned()
-            .collect();
-    }
+    let selected = select_sources(&config, ids)?;
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let ingest = Ingest::new(config.clone(), store.clone())?;
-    let mut reports = ingest.ingest_all(&selected, done).await;
+    let reports = ingest.ingest_all(&selected, done).await;
     // On a failing store the polls have said so, one sentence each; retention and the close
     // then fail the same way, which is reported once, after them.
     let mut close_error = None;
@@ -432,6 +531,7 @@ pub async fn poll_now(
         .enumerate()
         .map(|(i, s)| (s.id.clone(), i))
         .collect();
+    let mut reports: Vec<_> = reports.into_iter().map(Arc::new).collect();
     reports.sort_by_key(|r| order.get(&r.source).copied());
     let stored = store.len();
     ingest.stop(WORKER_GRACE).await;

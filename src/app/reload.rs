@@ -1,0 +1,174 @@
+//! A reload's arithmetic: which keys need a restart (kept as they run), and what changed
+//! between the running config and the new one, said the way `sosik reload` prints it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::model::SourceId;
+
+/// What a reload changed, and what it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// The config file read.
+    pub file: String,
+    /// Sources new to the config.
+    pub sources_added: Vec<SourceId>,
+    /// Sources no longer in it (their stories stay until retention).
+    pub sources_removed: Vec<SourceId>,
+    /// Sources whose settings changed (url, title, interval, tags, timezone, enabled).
+    pub sources_changed: Vec<SourceId>,
+    /// Outputs new to the config.
+    pub outputs_added: Vec<String>,
+    /// Outputs no longer in it.
+    pub outputs_removed: Vec<String>,
+    /// Outputs whose settings changed.
+    pub outputs_changed: Vec<String>,
+    /// Other keys applied (`poll`, `server.base_url`).
+    pub settings_changed: Vec<&'static str>,
+    /// Keys that changed but need a restart; the daemon runs on their old values until then.
+    pub needs_restart: Vec<&'static str>,
+}
+
+impl Changes {
+    /// Whether nothing at all changed.
+    pub fn is_empty(&self) -> bool {
+        *self
+            == Changes {
+                file: self.file.clone(),
+                ..Changes::default()
+            }
+    }
+}
+
+/// `reloaded FILE` and one line per kind of change, or `reloaded FILE: nothing changed`.
+impl fmt::Display for Changes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return writeln!(f, "reloaded {}: nothing changed", self.file);
+        }
+        writeln!(f, "reloaded {}", self.file)?;
+        let lines: [(&str, Vec<&str>); 8] = [
+            ("sources added", ids(&self.sources_added)),
+            ("sources removed", ids(&self.sources_removed)),
+            ("sources changed", ids(&self.sources_changed)),
+            ("outputs added", strs(&self.outputs_added)),
+            ("outputs removed", strs(&self.outputs_removed)),
+            ("outputs changed", strs(&self.outputs_changed)),
+            ("settings changed", self.settings_changed.clone()),
+            ("needs a restart", self.needs_restart.clone()),
+        ];
+        for (what, names) in lines {
+            if names.is_empty() {
+                continue;
+            }
+            write!(f, "  {what}: {}", names.join(", "))?;
+            if what == "needs a restart" {
+                write!(f, " (still running on the old values)")?;
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
+fn ids(ids: &[SourceId]) -> Vec<&str> {
+    ids.iter().map(SourceId::as_str).collect()
+}
+
+fn strs(names: &[String]) -> Vec<&str> {
+    names.iter().map(String::as_str).collect()
+}
+
+/// The config to run on: `new`, but with the keys that need a restart as they run now
+/// (`server.listen`, `store.*`, `log.*`), and the names of those that differ.
+pub fn keep_restart_keys(running: &Config, mut new: Config) -> (Config, Vec<&'static str>) {
+    let mut needs_restart = Vec::new();
+    if running.server.listen != new.server.listen
+        || running.server.listen_name != new.server.listen_name
+    {
+        needs_restart.push("server.listen");
+        // A base URL derived from the new address would point where nothing listens yet.
+        if new.server.base_url == format!("http://{}", new.server.listen_name) {
+            new.server.base_url = running.server.base_url.clone();
+        }
+    }
+    new.server.listen = running.server.listen;
+    new.server.listen_name = running.server.listen_name.clone();
+    let (old, now) = (&running.store, &new.store);
+    let store_keys = [
+        ("store.path", old.path != now.path),
+        ("store.retention", old.retention != now.retention),
+        (
+            "store.max_items_per_source",
+            old.max_items_per_source != now.max_items_per_source,
+        ),
+        (
+            "store.cache_capacity",
+            old.cache_capacity != now.cache_capacity,
+        ),
+        (
+            "store.fault_exit_after",
+            old.fault_exit_after != now.fault_exit_after,
+        ),
+    ];
+    needs_restart.extend(
+        store_keys
+            .iter()
+            .filter(|(_, changed)| *changed)
+            .map(|(k, _)| *k),
+    );
+    new.store = running.store.clone();
+    if running.log.level != new.log.level {
+        needs_restart.push("log.level");
+    }
+    if running.log.format != new.log.format {
+        needs_restart.push("log.format");
+    }
+    new.log = running.log.clone();
+    (new, needs_restart)
+}
+
+/// What differs from `running` to `new` (restart-only keys already kept by
+/// [`keep_restart_keys`]).
+pub fn changes(running: &Config, new: &Arc<Config>) -> Changes {
+    let mut changes = Changes {
+        file: new.file.display().to_string(),
+        ..Changes::default()
+    };
+    for source in &new.sources {
+        match running.source(source.id.as_str()) {
+            None => changes.sources_added.push(source.id.clone()),
+            Some(old) if format!("{old:?}") != format!("{source:?}") => {
+                changes.sources_changed.push(source.id.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    let gone = running
+        .sources
+        .iter()
+        .filter(|s| new.source(s.id.as_str()).is_none());
+    changes.sources_removed = gone.map(|s| s.id.clone()).collect();
+    for output in &new.outputs {
+        match running.output(&output.name) {
+            None => changes.outputs_added.push(output.name.clone()),
+            Some(old) if format!("{old:?}") != format!("{output:?}") => {
+                changes.outputs_changed.push(output.name.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    let gone = running
+        .outputs
+        .iter()
+        .filter(|o| new.output(&o.name).is_none());
+    changes.outputs_removed = gone.map(|o| o.name.clone()).collect();
+    if format!("{:?}", running.poll) != format!("{:?}", new.poll) {
+        changes.settings_changed.push("poll");
+    }
+    if running.server.base_url != new.server.base_url {
+        changes.settings_changed.push("server.base_url");
+    }
+    changes
+}
