@@ -15,20 +15,23 @@ const AFTER_HELP: &str = "\
 Exit codes:
   0  success (for poll: every source succeeded; a 304 counts)
   1  poll: at least one source failed (the table says which and why);
-     remove: no such source; add: no feed found, several found (--pick), already configured
+     remove: no such source; add: no feed found, several found (--pick), already configured;
+     reload: the config is invalid (the daemon keeps running on the one it had)
   2  fatal: a bad config, an unusable store, a bad argument
 
-The store:
-  One process opens the store (store.path) at a time: run poll, items, sources and render
-  while the daemon is stopped, or against another store.path; the error says so.
-  A corrupt store is moved aside (PATH.corrupt-TIME) and a fresh one started. When the disk
+The store and the daemon:
+  One process opens the store (store.path) at a time. While `sosik run` holds it, sources,
+  items, render, export, poll and reload ask the daemon over STORE/control.sock (mode 0600)
+  and print what they print without it; add, remove and import edit the file and have the
+  daemon reload it. A second `run` on the same store exits 2. A corrupt store is moved aside (PATH.corrupt-TIME) and a fresh one started. When the disk
   fails (full, refused, gone), the daemon keeps serving, re-opens the store once it can, and
   exits 2 after store.fault_exit_after (10m) of failing.
 
 Signals (run):
   SIGTERM, SIGINT  stop scheduling, let polls finish (5 s at most), drain HTTP, flush, exit 0
                    (exit 2, saying what could not be written, when the disk fails the flush)
-  SIGHUP           logged and ignored (reloading the config needs a restart for now)
+  SIGHUP           reload the config, as `sosik reload` does (an invalid one is logged and
+                   the old one kept)
   SIGUSR1/SIGUSR2  logged and ignored
 
 The config is --config PATH, else $SOSIK_CONFIG, else config/sosik.toml; SOSIK__SECTION__KEY

@@ -176,7 +176,7 @@ impl Daemon {
         match &result {
             Ok(changes) => {
                 self.metrics.config_reload("ok");
-                tracing::info!(changes = %changes.to_string().trim_end(), "config reloaded");
+                tracing::info!(file = %changes.file, changes = %changes.summary(), "config reloaded");
             }
             Err(e) => {
                 self.metrics.config_reload("error");

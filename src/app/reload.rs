@@ -41,6 +41,19 @@ impl Changes {
     }
 }
 
+impl Changes {
+    /// The changes on one line, for the log: `sources added: a, b; needs a restart: …`.
+    pub fn summary(&self) -> String {
+        let text = self.to_string();
+        let lines: Vec<&str> = text.lines().skip(1).map(str::trim).collect();
+        if lines.is_empty() {
+            "nothing changed".to_owned()
+        } else {
+            lines.join("; ")
+        }
+    }
+}
+
 /// `reloaded FILE` and one line per kind of change, or `reloaded FILE: nothing changed`.
 impl fmt::Display for Changes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
