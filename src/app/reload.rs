@@ -185,3 +185,102 @@ pub fn changes(running: &Config, new: &Arc<Config>) -> Changes {
     }
     changes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(dir: &std::path::Path, text: &str) -> Config {
+        let file = dir.join("sosik.toml");
+        std::fs::write(&file, text).unwrap();
+        Config::load_with_env(&file, Some(Default::default())).unwrap()
+    }
+
+    const BEFORE: &str = r#"
+[store]
+path = "db"
+[server]
+listen = "127.0.0.1:8080"
+[sources.a]
+url = "http://127.0.0.1:1/a"
+[sources.b]
+url = "http://127.0.0.1:1/b"
+[outputs.all]
+[outputs.a-only]
+sources = ["a"]
+"#;
+
+    #[test]
+    fn changes_name_each_source_and_output_added_removed_or_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = load(dir.path(), BEFORE);
+        let after = r#"
+[store]
+path = "db"
+[server]
+listen = "127.0.0.1:8080"
+[poll]
+timeout = "7s"
+[sources.a]
+url = "http://127.0.0.1:1/a"
+title = "A"
+[sources.c]
+url = "http://127.0.0.1:1/c"
+[outputs.all]
+[outputs.a-only]
+sources = ["a"]
+[outputs.new]
+filter = "title:x"
+"#;
+        let new = load(dir.path(), after);
+        let (new, restart) = keep_restart_keys(&running, new);
+        assert!(restart.is_empty(), "{restart:?}");
+        let changes = changes(&running, &Arc::new(new));
+        assert_eq!(changes.sources_added, vec![SourceId::new("c").unwrap()]);
+        assert_eq!(changes.sources_removed, vec![SourceId::new("b").unwrap()]);
+        assert_eq!(changes.sources_changed, vec![SourceId::new("a").unwrap()]);
+        assert_eq!(changes.outputs_added, vec!["new".to_owned()]);
+        // `all` takes every source by default: its list changed.
+        assert_eq!(changes.outputs_changed, vec!["all".to_owned()]);
+        assert!(changes.outputs_removed.is_empty());
+        assert_eq!(changes.settings_changed, vec!["poll"]);
+        let text = changes.to_string();
+        assert!(text.starts_with("reloaded "), "{text}");
+        assert!(text.contains("  sources added: c\n"), "{text}");
+        assert_eq!(
+            changes.summary(),
+            "sources added: c; sources removed: b; sources changed: a; outputs added: new; outputs changed: all; settings changed: poll"
+        );
+    }
+
+    #[test]
+    fn restart_keys_keep_their_running_values_and_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let running = load(dir.path(), BEFORE);
+        let moved = BEFORE
+            .replace("path = \"db\"", "path = \"db2\"\nretention = \"1d\"")
+            .replace("8080", "9090")
+            + "[log]\nlevel = \"debug\"\n";
+        let (applied, restart) = keep_restart_keys(&running, load(dir.path(), &moved));
+        assert_eq!(
+            restart,
+            vec![
+                "server.listen",
+                "store.path",
+                "store.retention",
+                "log.level"
+            ]
+        );
+        assert_eq!(applied.server.listen, running.server.listen);
+        assert_eq!(applied.store.path, running.store.path);
+        // The default base URL follows the address still listened on.
+        assert_eq!(applied.server.base_url, running.server.base_url);
+        assert_eq!(applied.log.level, running.log.level);
+        let changes = changes(&running, &Arc::new(applied));
+        assert!(changes.is_empty(), "{changes:?}");
+        let unchanged = keep_restart_keys(&running, load(dir.path(), BEFORE));
+        assert!(unchanged.1.is_empty());
+        let text = changes.to_string();
+        assert!(text.ends_with(": nothing changed\n"), "{text}");
+    }
+}

@@ -244,7 +244,7 @@ async fn simulate(
     let clock = Clock::anchored(noon());
     let log: Log = Arc::default();
     let errors: Arc<Mutex<HashMap<usize, u32>>> = Arc::default();
-    let shutdown = cancelled_after(Duration::from_secs(hours * 3600));
+    let shutdown = cancelled_after(Duration::from_secs(hours * 3600 - 1));
     let intervals = intervals.to_vec();
     let fail = fail.to_vec();
     let poll_log = log.clone();
@@ -452,4 +452,137 @@ async fn the_loop_reports_each_quiet_spell_once_after_a_round_of_polls() {
         let quiet = 3 + runner::QUIET.as_secs() as i64;
         assert_eq!(secs(round, *at), quiet, "{idles:?}");
     }
+}
+
+/// Runs the controlled loop over sources "a" and "b" (due hourly from noon, each poll taking
+/// 10 s of paused time and logged) for `hours`, while `script` sends control messages.
+async fn controlled(
+    hours: u64,
+    script: impl FnOnce(
+        tokio::sync::mpsc::UnboundedSender<Control<String, Report>>,
+    ) -> tokio::task::JoinHandle<()>,
+) -> Vec<(String, DateTime<Utc>)> {
+    let clock = Clock::anchored(noon());
+    let shutdown = cancelled_after(Duration::from_secs(hours * 3600 - 1));
+    let log: Arc<Mutex<Vec<(String, DateTime<Utc>)>>> = Arc::default();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let scripted = script(tx);
+    let polls = log.clone();
+    let timing = Timing {
+        clock,
+        grace: Duration::from_secs(5),
+        retry_after_panic: MIN,
+    };
+    let hooks = Hooks {
+        // "gone" cannot be polled (it left the config).
+        poll: move |k: &String| {
+            (k != "gone").then(|| {
+                let (k, log) = (k.clone(), polls.clone());
+                async move {
+                    let started = clock.now();
+                    log.lock().unwrap().push((k, started));
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    Report(Some(started + chrono::Duration::hours(1)))
+                }
+            })
+        },
+        on_done: |_: &String, _: Result<&Report, &str>| {},
+        on_idle: || {},
+    };
+    let due = vec![
+        ("a".to_owned(), Some(noon())),
+        ("b".to_owned(), Some(noon())),
+    ];
+    run_controlled(due, timing, shutdown, rx, hooks).await;
+    scripted.await.unwrap();
+    log.lock().unwrap().clone()
+}
+
+fn polls_of(log: &[(String, DateTime<Utc>)], k: &str) -> Vec<i64> {
+    let of = log.iter().filter(|(s, _)| s == k);
+    of.map(|(_, t)| secs(noon(), *t)).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_asked_for_runs_now_and_answers_with_its_report() {
+    let answered = Arc::new(Mutex::new(None));
+    let seen = answered.clone();
+    let log = controlled(2, move |tx| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1800)).await;
+            let (answer, report) = tokio::sync::oneshot::channel();
+            tx.send(Control::PollNow("a".into(), answer)).unwrap();
+            let report = report.await.unwrap();
+            *seen.lock().unwrap() = Some(report.0);
+        })
+    })
+    .await;
+    // Polled at noon, when asked at 12:30, then an hour after that poll (its report's time).
+    assert_eq!(polls_of(&log, "a"), vec![0, 1800, 5400]);
+    assert_eq!(polls_of(&log, "b"), vec![0, 3600]);
+    let at = answered.lock().unwrap().flatten().expect("answered");
+    assert_eq!(
+        secs(noon(), at),
+        1800 + 3600,
+        "the answer is that poll's report"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poll_asked_for_while_one_runs_joins_it_instead_of_polling_twice() {
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let seen = answers.clone();
+    let log = controlled(1, move |tx| {
+        tokio::spawn(async move {
+            // "a" is being polled from noon to 10 s past: ask twice meanwhile.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let mut waits = Vec::new();
+            for _ in 0..2 {
+                let (answer, report) = tokio::sync::oneshot::channel();
+                tx.send(Control::PollNow("a".into(), answer)).unwrap();
+                waits.push(report);
+            }
+            for report in waits {
+                let report = report.await.unwrap();
+                seen.lock().unwrap().push(report.0);
+            }
+        })
+    })
+    .await;
+    assert_eq!(
+        polls_of(&log, "a"),
+        vec![0],
+        "never two polls of one source at once"
+    );
+    let answers = answers.lock().unwrap();
+    assert_eq!(answers.len(), 2);
+    assert!(answers.iter().all(|at| secs(noon(), at.unwrap()) == 3600));
+}
+
+#[tokio::test(start_paused = true)]
+async fn forgotten_sources_stop_and_added_ones_start_at_their_time() {
+    let dropped = Arc::new(Mutex::new(None));
+    let seen = dropped.clone();
+    let log = controlled(3, move |tx| {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            tx.send(Control::Forget("b".into())).unwrap();
+            let at = noon() + chrono::Duration::seconds(900);
+            tx.send(Control::Due("c".into(), Some(at))).unwrap();
+            // A source that cannot be polled: the asker hears no answer.
+            let (answer, report) = tokio::sync::oneshot::channel();
+            tx.send(Control::PollNow("gone".into(), answer)).unwrap();
+            let unanswered = report.await.is_err();
+            *seen.lock().unwrap() = Some(unanswered);
+        })
+    })
+    .await;
+    assert_eq!(polls_of(&log, "a"), vec![0, 3600, 7200]);
+    assert_eq!(
+        polls_of(&log, "b"),
+        vec![0],
+        "forgotten after its first poll"
+    );
+    assert_eq!(polls_of(&log, "c"), vec![900, 4500, 8100]);
+    assert_eq!(*dropped.lock().unwrap(), Some(true));
 }
