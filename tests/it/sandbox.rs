@@ -4,7 +4,8 @@
 //! to numbers by the kernel's x86_64 syscall table), `SystemCallErrorNumber=`,
 //! `SystemCallArchitectures=native`, `RestrictAddressFamilies=`, `MemoryDenyWriteExecute=` and
 //! `NoNewPrivileges=`. The filters are installed in a `sosik run` child just before exec; the
-//! daemon must then poll, serve, run its CPU workers niced and stop cleanly on SIGTERM. The
+//! daemon must then poll, serve, run its CPU workers niced, answer the CLI on its control
+//! socket, reload on SIGHUP and stop cleanly on SIGTERM. The
 //! filter the unit had before issue 12 (setpriority denied) must kill it with SIGSYS at its
 //! first poll, which proves the harness really filters.
 //!
@@ -54,7 +55,7 @@ async fn the_units_syscall_filter_lets_the_daemon_poll_nice_its_workers_and_stop
     let port = free_port();
     let config = config(dir.path(), port, &server);
 
-    let daemon = LoggedDaemon::spawn(sandboxed(&sandbox, &kernel, &config, dir.path()));
+    let mut daemon = LoggedDaemon::spawn(sandboxed(&sandbox, &kernel, &config, dir.path()));
     let body = wait_for(port, "/feeds/all.xml", "three stories", |b| {
         b.matches("<item>").count() == 3
     })
@@ -82,10 +83,26 @@ async fn the_units_syscall_filter_lets_the_daemon_poll_nice_its_workers_and_stop
         );
     }
 
+    // Under the filter the control socket answers the CLI (bind, chmod, the peer's
+    // credentials), and SIGHUP reloads.
+    let cfg = config.to_str().unwrap();
+    let polled = crate::cli::sosik(&["--config", cfg, "poll"]).await;
+    assert!(
+        polled.status.success(),
+        "poll through the daemon: {polled:?}"
+    );
+    assert!(crate::cli::text(&polled.stdout).contains("1 sources: 1 ok"));
+    send("-HUP", daemon.pid());
+    daemon.wait_for_log("config reloaded").await;
+
     send("-TERM", daemon.pid());
     let (status, log) = daemon.exited().await;
     assert_eq!(status.code(), Some(0), "exit 0 after SIGTERM:\n{log}");
     assert!(log.contains("sosik stopped"), "{log}");
+    assert!(
+        !log.contains("cannot listen on the control socket"),
+        "{log}"
+    );
     // The store was flushed: the CLI, unsandboxed, finds every story.
     let items = crate::cli::sosik(&["--config", config.to_str().unwrap(), "items", "--json"]).await;
     assert!(items.status.success(), "{items:?}");
