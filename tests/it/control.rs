@@ -151,6 +151,29 @@ impl Setup {
             .unwrap_or_else(|| panic!("the daemon does not answer GET {path}"))
     }
 
+    /// GETs `path` until `ready` holds for the answer (bounded); the last answer.
+    pub async fn fetch_until(
+        &self,
+        path: &str,
+        what: &str,
+        ready: impl Fn(&Fetched) -> bool,
+    ) -> Fetched {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let fetched = self.fetch(path).await;
+            if ready(&fetched) {
+                return fetched;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up waiting for {what}; GET {path} last answered {}:\n{}",
+                fetched.status,
+                fetched.body
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// `/metrics`, which must answer.
     pub async fn metrics(&self) -> String {
         let metrics = self.fetch("/metrics").await;

@@ -85,15 +85,16 @@ async fn reading_commands_and_poll_print_the_same_through_the_daemon() {
         );
         offline.push(run);
     }
+    let offline_of = |args: &[&str]| &offline[READS.iter().position(|(a, _)| *a == args).unwrap()];
+    let rss = offline_of(&["render", "picked", "--format", "rss"]);
     assert!(
-        offline[6].stdout.contains("과학 소식 둘") && !offline[6].stdout.contains("경제 소식"),
-        "the output's filter applies:\n{}",
-        offline[6]
+        rss.stdout.contains("과학 소식 둘") && !rss.stdout.contains("경제 소식"),
+        "the output's filter applies:\n{rss}"
     );
+    let nosuch = offline_of(&["poll", "nosuch"]);
     assert!(
-        offline[12].stderr.contains("no source \"nosuch\""),
-        "{}",
-        offline[12]
+        nosuch.stderr.starts_with("error: no source \"nosuch\""),
+        "{nosuch}"
     );
 
     let daemon = setup.start().await;
