@@ -6,6 +6,7 @@ mod add;
 mod cli;
 mod cli_mistakes;
 mod config_edit;
+mod control;
 mod crash;
 mod daemon;
 mod hostile;
