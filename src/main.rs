@@ -261,7 +261,9 @@ fn init_logging(config: Option<&sosik::config::Config>, daemon: bool) {
     use tracing_subscriber::EnvFilter;
     let default = match config {
         Some(config) if daemon => config.log.level.clone(),
-        _ => "warn".to_owned(),
+        // A poll's failure is on its line of the table: its log line would only repeat it
+        // (and the daemon answering for the CLI logs it in its own log).
+        _ => "warn,sosik::pipeline::report=error".to_owned(),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

@@ -40,31 +40,39 @@ pub async fn through_daemon(config: Config, request: Request) -> Result<ExitCode
     }
     let config = Arc::new(config);
     let deadline = Instant::now() + LOCKED_WAIT;
-    let ctx = loop {
-        match Ctx::open(config.clone()) {
-            Ok(ctx) => break ctx,
-            Err(StoreError::Locked { .. }) if Instant::now() < deadline => {
+    loop {
+        let ran = match &request {
+            Request::Poll { ids } => poll(config.clone(), ids.clone()).await,
+            request => Ctx::open(config.clone())
+                .map_err(anyhow::Error::from)
+                .and_then(|ctx| {
+                    tokio::task::block_in_place(|| {
+                        ctx.read(request, &mut std::io::stdout().lock())
+                            .expect("a read-only command")
+                    })
+                })
+                .map(ExitCode::from),
+        };
+        match ran {
+            Err(e) if is_locked(&e) && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 if let Some(answer) = ask(&store, &request).await? {
                     return print_answer(&answer);
                 }
             }
-            Err(e) => return Err(e.into()),
-        }
-    };
-    match request {
-        Request::Poll { ids } => {
-            drop(ctx);
-            poll(config, ids).await
-        }
-        request => {
-            let code = tokio::task::block_in_place(|| {
-                ctx.read(&request, &mut std::io::stdout().lock())
-                    .expect("a read-only command")
-            })?;
-            Ok(ExitCode::from(code))
+            ran => return ran,
         }
     }
+}
+
+/// Whether the store was locked by another process (nothing was done yet then).
+fn is_locked(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<StoreError>(),
+            Some(StoreError::Locked { .. })
+        )
+    })
 }
 
 async fn ask(store: &std::path::Path, request: &Request) -> Result<Option<Answer>> {

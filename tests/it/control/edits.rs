@@ -1,6 +1,6 @@
 //! `add`, `remove` and `import` edit the config file the same way with a daemon running as
 //! with none (same stdout, same exit code, same bytes in the file), and then the daemon
-//! reloads: what was added is polled within seconds, what was removed is no longer served.
+//! reloads (said on stderr): what was added is polled within seconds, what was removed is no longer served.
 
 use super::{Run, Setup, assert_same, stop};
 use crate::rss;
@@ -11,8 +11,21 @@ fn edited(run: Run, setup: &Setup) -> (Run, String) {
     (run, setup.text())
 }
 
+/// The same exit code, stdout and file both ways; stderr says, only through the daemon, that
+/// it reloaded (stdout is what the edit did, whoever runs).
 fn assert_same_edit(what: &str, offline: &(Run, String), online: &(Run, String)) {
-    assert_same(what, &offline.0, &online.0);
+    assert!(offline.0.stderr.is_empty(), "{}", offline.0);
+    assert!(
+        online.0.stderr.starts_with("the daemon running on ")
+            && online.0.stderr.contains(" reloaded "),
+        "{}",
+        online.0
+    );
+    let quiet = Run {
+        stderr: String::new(),
+        ..online.0.clone()
+    };
+    assert_same(what, &offline.0, &quiet);
     assert!(
         offline.1 == online.1,
         "`{what}` wrote a different file through the daemon.\nwith no daemon:\n{}\nthrough the daemon:\n{}",
