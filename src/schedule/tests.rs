@@ -454,6 +454,9 @@ async fn the_loop_reports_each_quiet_spell_once_after_a_round_of_polls() {
     }
 }
 
+/// A poll of a source, by key, and when it started.
+type Polled = (String, DateTime<Utc>);
+
 /// Runs the controlled loop over sources "a" and "b" (due hourly from noon, each poll taking
 /// 10 s of paused time and logged) for `hours`, while `script` sends control messages.
 async fn controlled(
@@ -464,7 +467,7 @@ async fn controlled(
 ) -> Vec<(String, DateTime<Utc>)> {
     let clock = Clock::anchored(noon());
     let shutdown = cancelled_after(Duration::from_secs(hours * 3600 - 1));
-    let log: Arc<Mutex<Vec<(String, DateTime<Utc>)>>> = Arc::default();
+    let log: Arc<Mutex<Vec<Polled>>> = Arc::default();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let scripted = script(tx);
     let polls = log.clone();
