@@ -24,9 +24,14 @@ use crate::signals::Signals;
 use crate::store::{Store, StoreError, StoreOptions};
 
 mod daemon;
+mod poll;
 pub mod reload;
+mod retention;
 
 pub use daemon::Daemon;
+use poll::select_sources;
+pub use poll::{PollRun, poll_now};
+use retention::{retention_loop, startup_retention};
 
 /// How long in-flight polls may take to finish after a shutdown signal.
 pub const FETCH_GRACE: Duration = Duration::from_secs(5);
@@ -343,21 +348,6 @@ async fn close_store(store: Store) -> Result<(), AppError> {
     }
 }
 
-/// The start-up retention pass, on this thread rather than a pool thread: its scratch (every
-/// source's state, the protected keys) then lands in the same allocator arena as the index
-/// snapshot's, freed together and given back here, instead of fragmenting a second arena
-/// around the store pages read meanwhile. Its own panic boundary: a panic is logged.
-fn startup_retention(ingest: &Ingest) {
-    tokio::task::block_in_place(|| {
-        let pass = std::panic::AssertUnwindSafe(|| retain(ingest, None));
-        if let Err(panic) = std::panic::catch_unwind(pass) {
-            let message = crate::panic_message(&*panic);
-            tracing::error!(error = %message, "retention panicked");
-        }
-    });
-    release_freed_memory();
-}
-
 /// Binds `server.listen` and serves HTTP until `stop`.
 async fn start_http(
     config: &Config,
@@ -435,115 +425,6 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
-}
-
-/// Forgets stories past `store.retention`, logging what happened; makes the cached feeds
-/// stale when it forgot any.
-fn retain(ingest: &Ingest, publisher: Option<&Publisher>) {
-    let retention = ingest.config().store.retention;
-    match ingest.store().apply_retention(Utc::now(), retention) {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(forgotten = n, "retention");
-            if let Some(p) = publisher {
-                p.invalidate();
-            }
-        }
-        Err(e) => tracing::error!(error = %e, "retention failed"),
-    }
-}
-
-/// Forgets stories past `store.retention` once an hour (the start-up pass is in [`run`]).
-async fn retention_loop(ingest: Ingest, publisher: Publisher, shutdown: CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(RETENTION_EVERY) => {}
-        }
-        let (i, p) = (ingest.clone(), publisher.clone());
-        if let Err(e) = tokio::task::spawn_blocking(move || retain(&i, Some(&p))).await {
-            tracing::error!(error = %e, "retention panicked");
-        }
-        // Retention reads every source's state; give the scratch back.
-        release_freed_memory();
-    }
-}
-
-/// What `sosik poll` did: one report per source polled, in the config's order.
-#[derive(Debug)]
-pub struct PollRun {
-    /// One per source polled, in the config's order.
-    pub reports: Vec<Arc<crate::pipeline::PollReport>>,
-    /// Stories stored after the polls.
-    pub stored: usize,
-    /// Stories forgotten by retention after the polls.
-    pub forgotten: usize,
-    /// Why the store could not be closed cleanly after the polls (a full disk, say): the
-    /// polls' reports stand, but what they stored may not all be on disk.
-    pub close_error: Option<String>,
-}
-
-/// The sources `ids` names, in the config's order and without repeats (every enabled one
-/// when `ids` is empty); an id the config does not have is an error naming it.
-pub(crate) fn select_sources(
-    config: &Config,
-    ids: &[String],
-) -> Result<Vec<crate::config::SourceConfig>, AppError> {
-    for id in ids {
-        if config.source(id).is_none() {
-            return Err(AppError::UnknownSource {
-                id: id.clone(),
-                file: config.file.display().to_string(),
-            });
-        }
-    }
-    let wanted = |s: &&crate::config::SourceConfig| match ids {
-        [] => s.enabled,
-        ids => ids.iter().any(|id| id == s.id.as_str()),
-    };
-    Ok(config.sources.iter().filter(wanted).cloned().collect())
-}
-
-/// Polls the sources `ids` (every enabled one when empty) once, now, into the store, then
-/// applies retention and flushes; `done` hears of each poll as it ends (for a progress bar).
-pub async fn poll_now(
-    config: Arc<Config>,
-    ids: &[String],
-    done: impl FnMut(&crate::pipeline::PollReport),
-) -> Result<PollRun, AppError> {
-    let selected = select_sources(&config, ids)?;
-    let store = Store::open(&StoreOptions::from(&config.store))?;
-    let ingest = Ingest::new(config.clone(), store.clone())?;
-    let reports = ingest.ingest_all(&selected, done).await;
-    // On a failing store the polls have said so, one sentence each; retention and the close
-    // then fail the same way, which is reported once, after them.
-    let mut close_error = None;
-    let forgotten = store
-        .apply_retention(Utc::now(), config.store.retention)
-        .unwrap_or_else(|e| {
-            close_error = Some(e.to_string());
-            0
-        });
-    // Config order, so the table reads like the config.
-    let order: std::collections::HashMap<_, _> = config
-        .sources
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.clone(), i))
-        .collect();
-    let mut reports: Vec<_> = reports.into_iter().map(Arc::new).collect();
-    reports.sort_by_key(|r| order.get(&r.source).copied());
-    let stored = store.len();
-    ingest.stop(WORKER_GRACE).await;
-    if let Err(e) = close_store(store).await {
-        close_error = Some(e.to_string());
-    }
-    Ok(PollRun {
-        reports,
-        stored,
-        forgotten,
-        close_error,
-    })
 }
 
 #[cfg(test)]

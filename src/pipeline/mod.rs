@@ -15,6 +15,7 @@
 
 mod read;
 mod report;
+mod tuning;
 mod writer;
 
 #[cfg(test)]
@@ -31,17 +32,18 @@ use futures_util::FutureExt;
 use url::Url;
 
 use crate::config::{Config, SourceConfig};
-use crate::fetch::{
-    FetchError, FetchOutcome, FetchRequest, FetchSettings, Fetched, Fetcher, ResponseMeta,
-};
+use crate::fetch::{FetchError, FetchOutcome, FetchRequest, Fetched, Fetcher, ResponseMeta};
 use crate::metrics::Metrics;
 use crate::model::{SourceId, SourceState};
-use crate::schedule::{self, Clock, Hints, Limits, Policy};
+use crate::schedule::{self, Clock, Hints, Policy};
 use crate::store::{PollCommit, Store};
 use crate::workers::Workers;
 
 pub use read::{Document, read_document};
 pub use report::{IngestError, PollOutcome, PollReport};
+pub use tuning::fetch_settings;
+
+use self::tuning::{Tuning, cpu_threads};
 
 use self::writer::Writer;
 
@@ -63,27 +65,6 @@ pub struct Ingest {
     /// threads blocked on the store's writer lock; the polls waiting when it is free are
     /// committed together, in one sled batch.
     writer: Writer,
-}
-
-/// What `[poll]` builds: the HTTP client, the concurrency limits and the interval bounds.
-#[derive(Debug)]
-struct Tuning {
-    fetcher: Fetcher,
-    limits: Limits,
-    policy: Policy,
-    /// The `[poll]` these were built from, to tell whether a reload changed it.
-    from: String,
-}
-
-impl Tuning {
-    fn new(config: &Config) -> Result<Tuning, FetchError> {
-        Ok(Tuning {
-            fetcher: Fetcher::new(fetch_settings(config))?,
-            limits: Limits::new(config.poll.concurrency, config.poll.per_host_concurrency),
-            policy: Policy::new(config.poll.min_interval, config.poll.max_interval),
-            from: format!("{:?}", config.poll),
-        })
-    }
 }
 
 impl Ingest {
@@ -485,19 +466,5 @@ fn worker_error(error: crate::workers::WorkerError) -> IngestError {
     match error {
         crate::workers::WorkerError::Panicked(message) => IngestError::Panicked(message),
         crate::workers::WorkerError::Gone(message) => IngestError::WorkerGone(message),
-    }
-}
-
-/// How many documents are read (decoded, parsed, normalized) at once: one per core.
-fn cpu_threads() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
-}
-
-/// The settings a [`Fetcher`] needs, from `[poll]`.
-pub fn fetch_settings(config: &Config) -> FetchSettings {
-    FetchSettings {
-        timeout: config.poll.timeout,
-        max_body_bytes: config.poll.max_body_bytes,
-        user_agent: config.poll.user_agent.clone(),
     }
 }
