@@ -33,6 +33,7 @@ pub mod render;
 pub mod schedule;
 pub mod serve;
 mod signals;
+pub mod similar;
 pub mod store;
 pub mod workers;
 
