@@ -28,6 +28,19 @@ impl Figures {
         })
     }
 
+    /// How many figures both state (of the same kind and value).
+    pub fn shared(&self, other: &Figures) -> usize {
+        // A weekday says little that two different events would not share.
+        let kinds = self.kinds.iter().filter(|(kind, _)| *kind != "weekday");
+        let both = kinds.filter_map(|(kind, values)| Some((values, other.kinds.get(kind)?)));
+        both.map(|(ours, theirs)| {
+            (ours.iter())
+                .filter(|v| theirs.iter().any(|t| same_value(**v, *t)))
+                .count()
+        })
+        .sum()
+    }
+
     /// How many figures were found.
     pub fn len(&self) -> usize {
         self.kinds.values().map(Vec::len).sum()
@@ -95,8 +108,20 @@ const EN_UNITS: &[(&str, &str)] = &[
     ("games", "games"),
     ("runs", "runs"),
     ("goals", "goals"),
-    ("won", "won"),
+    ("won", "원"),
     ("yen", "yen"),
+    ("euros", "€"),
+    ("euro", "€"),
+    ("dollars", "$"),
+    ("pounds", "£"),
+    ("barrels", "barrels"),
+    ("bpd", "barrels"),
+    ("jobs", "people"),
+    ("employees", "people"),
+    ("workers", "people"),
+    ("staff", "people"),
+    ("vehicles", "units"),
+    ("cars", "units"),
 ];
 
 const SCALES: &[(&str, f64)] = &[
@@ -113,6 +138,16 @@ const ORDINALS: &[(&str, f64)] = &[
     ("second", 2.0),
     ("third", 3.0),
     ("fourth", 4.0),
+];
+
+const WEEKDAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
 ];
 
 const MONTHS: &[&str] = &[
@@ -198,6 +233,10 @@ fn word(chars: &[char], i: usize, out: &mut Figures) -> usize {
         && next.as_deref() == Some("quarter")
     {
         out.add("분기", *n);
+    }
+    if let Some(day) = WEEKDAYS.iter().position(|w| *w == token) {
+        out.add("weekday", day as f64);
+        return end;
     }
     if MONTHS.contains(&token.as_str()) {
         // `dec 3`, `december 3`: the day.
@@ -296,17 +335,33 @@ fn number(chars: &[char], start: usize, out: &mut Figures) -> usize {
     }
     let rest: String = chars[i..chars.len().min(i + 12)].iter().collect();
     let trimmed = rest.trim_start();
-    // Letters right after the digits that are no scale or unit: a code (`5g`, `3nm`).
+    // Letters right after the digits that are no scale or unit word: their own kind, such as
+    // `t`, `km`, `nm` or `g` (`4만5천t` and `4만5000t` agree; `5g` and `6g` do not).
     if rest.starts_with(|c: char| c.is_ascii_alphabetic())
         && !SCALES.iter().any(|(w, _)| rest.starts_with(w))
         && !EN_UNITS.iter().any(|(w, _)| rest.starts_with(w))
     {
         let end = (i..chars.len())
-            .find(|&j| !chars[j].is_ascii_alphanumeric())
+            .find(|&j| !chars[j].is_ascii_alphabetic())
             .unwrap_or(chars.len());
-        let token: String = chars[start..end].iter().collect();
-        code(&token, out);
+        let unit: String = chars[i..end].iter().collect();
+        out.add(&format!("unit:{unit}"), value);
         return end;
+    }
+    // A score or a result: `4-0`, `1:2`, `6-3`.
+    if let Some(sep) = chars.get(i)
+        && matches!(sep, '-' | ':' | '–')
+        && chars.get(i + 1).is_some_and(char::is_ascii_digit)
+        && value.fract() == 0.0
+    {
+        let (other, end) = digits(chars, i + 1);
+        if !chars
+            .get(end)
+            .is_some_and(|c| c.is_ascii_digit() || *c == '.')
+        {
+            out.add("score", value * 1000.0 + other);
+            return end;
+        }
     }
     let gap = rest.len() - trimmed.len();
     // English scales: `1.2 billion`, `1.2bn`.
@@ -315,7 +370,12 @@ fn number(chars: &[char], start: usize, out: &mut Figures) -> usize {
             && !trimmed[word.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
         {
             value *= scale;
-            out.add(currency.unwrap_or(""), value);
+            let after: String = rest[gap + word.len()..].trim_start().to_owned();
+            let named = EN_UNITS
+                .iter()
+                .find(|(w, _)| after.starts_with(w))
+                .map(|(_, k)| *k);
+            out.add(currency.or(named).unwrap_or(""), value);
             return i + gap + word.len();
         }
     }

@@ -17,6 +17,7 @@ mod published;
 mod sandbox;
 mod serve_abuse;
 mod server;
+mod similar_eval;
 mod storage;
 
 use std::path::Path;
