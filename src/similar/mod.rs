@@ -10,6 +10,7 @@
 //! they state no conflicting figures ([`Likeness::same_event`]).
 
 pub mod figures;
+pub mod index;
 pub mod text;
 
 use std::collections::HashMap;
@@ -102,6 +103,18 @@ pub struct Weights {
     docs: u32,
 }
 
+/// How much each gram says, by how rare it is.
+pub trait Weigh {
+    /// The weight of gram `g`.
+    fn weight(&self, g: u32) -> f64;
+}
+
+impl Weigh for Weights {
+    fn weight(&self, g: u32) -> f64 {
+        Weights::weight(self, g)
+    }
+}
+
 impl Weights {
     /// Counts the n-grams of one more story.
     pub fn add(&mut self, grams: &[u32]) {
@@ -161,7 +174,7 @@ impl Likeness {
     }
 
     /// Compares `a` and `b` with `weights`.
-    pub fn of(a: &Fingerprint, b: &Fingerprint, weights: &Weights) -> Likeness {
+    pub fn of(a: &Fingerprint, b: &Fingerprint, weights: &impl Weigh) -> Likeness {
         let (shared, union, in_a, in_b) = weighed(&a.grams, &b.grams, weights);
         let (t_shared, _, t_a, t_b) = weighed(&a.title_grams, &b.title_grams, weights);
         let ratio = |x: f64, y: f64| if y > 0.0 { x / y } else { 0.0 };
@@ -181,7 +194,7 @@ impl Likeness {
 }
 
 /// The share, by weight, of `title`'s grams that `text` lacks.
-fn novelty(title: &[u32], text: &[u32], w: &Weights) -> f64 {
+fn novelty(title: &[u32], text: &[u32], w: &impl Weigh) -> f64 {
     let (shared, _, in_title, _) = weighed(title, text, w);
     if in_title > 0.0 {
         1.0 - shared / in_title
@@ -191,7 +204,7 @@ fn novelty(title: &[u32], text: &[u32], w: &Weights) -> f64 {
 }
 
 /// The weights of the n-grams shared, in either, in `a` and in `b` (both sorted).
-fn weighed(a: &[u32], b: &[u32], w: &Weights) -> (f64, f64, f64, f64) {
+fn weighed(a: &[u32], b: &[u32], w: &impl Weigh) -> (f64, f64, f64, f64) {
     let (mut i, mut j) = (0, 0);
     let (mut shared, mut union, mut in_a, mut in_b) = (0.0, 0.0, 0.0, 0.0);
     while i < a.len() || j < b.len() {

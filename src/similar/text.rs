@@ -68,7 +68,8 @@ pub fn match_text(title: &str, summary: &str) -> String {
 }
 
 /// NFKC, lower case, middle dots and punctuation to spaces, whitespace collapsed. Digits, the
-/// decimal point, `%` and currency signs stay: they make the figures.
+/// decimal point, thousands separators, score dashes (`2-3`), `%` and currency signs stay:
+/// they make the figures.
 pub fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = true;
@@ -78,7 +79,7 @@ pub fn fold(text: &str) -> String {
             i > 0
                 && chars[i - 1].is_ascii_digit()
                 && chars.get(i + 1).is_some_and(char::is_ascii_digit)
-                && matches!(c, '.' | ',')
+                && matches!(c, '.' | ',' | '-' | ':' | '–')
         };
         let keep =
             c.is_alphanumeric() || matches!(c, '%' | '$' | '€' | '£' | '₩') || between_digits(c);
