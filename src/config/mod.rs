@@ -57,6 +57,9 @@ pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// `outputs.NAME.limit`.
 pub const DEFAULT_OUTPUT_LIMIT: u64 = 50;
 
+/// How far apart two copies' first-seen times may be for them to be one story.
+pub const DEFAULT_MERGE_WINDOW: &str = "48h";
+
 /// sled's page cache unless `store.cache_capacity` says otherwise. New stories go to the
 /// newest leaves and a render reads a few hundred records, so a larger cache buys little and
 /// makes the daemon larger (BENCHMARKS.md has the trade-off measured).
@@ -193,6 +196,9 @@ pub struct StoreConfig {
     /// How long the daemon keeps re-opening a store that fails (a full disk, say) before it
     /// exits non-zero ([`DEFAULT_FAULT_EXIT_AFTER`] unless set).
     pub fault_exit_after: Duration,
+    /// Copies from different sources first seen this close together may be merged into one
+    /// story ([`DEFAULT_MERGE_WINDOW`] unless set); zero merges nothing across links.
+    pub merge_window: Duration,
 }
 
 /// `[server]`: the HTTP side.
@@ -279,6 +285,17 @@ pub struct OutputConfig {
     pub filter: Filter,
     /// Newest stories in the feed.
     pub limit: usize,
+    /// Whether copies of one story from different sources show once or each.
+    pub merge: Merge,
+}
+
+/// `[outputs.NAME] merge`: how an output shows a story several sources told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// `"story"` (the default): once, as its chosen copy, naming the others.
+    Story,
+    /// `"none"`: every copy as its own item (copies sharing a link are still one).
+    None,
 }
 
 impl Config {

@@ -38,6 +38,7 @@ pub(super) struct RawStore {
     max_items_per_source: Option<u64>,
     cache_capacity: Option<u64>,
     fault_exit_after: Option<String>,
+    merge_window: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +88,7 @@ pub(super) struct RawOutput {
     pub(super) sources: Option<Vec<String>>,
     pub(super) filter: Option<String>,
     pub(super) limit: Option<u64>,
+    pub(super) merge: Option<String>,
 }
 
 /// What validation found: errors, and warnings that do not stop the config from loading.
@@ -213,6 +215,11 @@ impl RawStore {
                 "store.fault_exit_after",
                 self.fault_exit_after.as_deref(),
                 DEFAULT_FAULT_EXIT_AFTER,
+            )?,
+            merge_window: duration(
+                "store.merge_window",
+                self.merge_window.as_deref(),
+                DEFAULT_MERGE_WINDOW,
             )?,
         })
     }

@@ -129,6 +129,19 @@ impl RawOutput {
             }
         };
         let limit = found.take(positive(&key("limit"), self.limit, DEFAULT_OUTPUT_LIMIT));
+        let merge = match self.merge.as_deref().map(str::trim) {
+            None | Some("story") => Merge::Story,
+            Some("none") => Merge::None,
+            Some(other) => {
+                found.error(
+                    key("merge"),
+                    format!(
+                        "is {other:?}; use \"story\" (each story once) or \"none\" (every copy)"
+                    ),
+                );
+                Merge::Story
+            }
+        };
         let filter = match Filter::parse(self.filter.as_deref().unwrap_or("")) {
             Ok(filter) => filter,
             Err(e) => {
@@ -160,6 +173,7 @@ impl RawOutput {
             sources: output_sources,
             filter,
             limit: limit? as usize,
+            merge,
             name,
         })
     }

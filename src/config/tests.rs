@@ -192,3 +192,27 @@ fn listen_accepts_host_names() {
     assert_eq!(config.server.listen.port(), 8081);
     assert_eq!(config.server.base_url, "http://localhost:8081");
 }
+
+#[test]
+fn merging_is_on_by_default_and_named_when_misspelled() {
+    let config = load(
+        "[sources.a]\nurl = \"http://127.0.0.1:1/a\"\n[outputs.all]\n[outputs.each]\nmerge = \"none\"\n",
+    );
+    assert_eq!(config.store.merge_window, Duration::from_secs(48 * 3600));
+    assert_eq!(config.output("all").unwrap().merge, Merge::Story);
+    assert_eq!(config.output("each").unwrap().merge, Merge::None);
+    let found = problems(
+        "[store]\nmerge_window = \"soon\"\n[sources.a]\nurl = \"http://127.0.0.1:1/a\"\n[outputs.all]\nmerge = \"stories\"\n",
+        &[],
+    );
+    assert!(
+        found.iter().any(|p| p.contains("store.merge_window")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("outputs.all.merge") && p.contains("\"stories\"")),
+        "{found:?}"
+    );
+}
