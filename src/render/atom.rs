@@ -10,13 +10,13 @@ use atom_syndication::{
 use chrono::{DateTime, Utc};
 
 use super::text::safe;
-use super::{FeedMeta, Format, GENERATOR, SourceInfo};
+use super::{FeedMeta, Format, GENERATOR, Item, OtherCopy, SourceInfo};
 use crate::model::Story;
 
 /// The whole Atom document, pretty-printed, ending in a newline.
 pub(super) fn render<'s>(
     meta: &FeedMeta<'_>,
-    stories: &[Story],
+    items: &[Item<'_>],
     first_source: impl Fn(&Story) -> Option<&'s SourceInfo>,
 ) -> Vec<u8> {
     let self_url = meta.feed_url(Format::Atom);
@@ -36,9 +36,9 @@ pub(super) fn render<'s>(
             link(meta.home_page_url(), "alternate", "text/html"),
         ],
         subtitle: (!meta.description.is_empty()).then(|| Text::plain(safe(meta.description))),
-        entries: stories
+        entries: items
             .iter()
-            .map(|story| entry(meta, story, first_source(story)))
+            .map(|item| entry(meta, item.story, item.copies, first_source(item.story)))
             .collect(),
         ..Feed::default()
     };
@@ -55,7 +55,12 @@ pub(super) fn render<'s>(
 }
 
 /// One `<entry>`.
-fn entry(meta: &FeedMeta<'_>, story: &Story, source: Option<&SourceInfo>) -> Entry {
+fn entry(
+    meta: &FeedMeta<'_>,
+    story: &Story,
+    copies: &[OtherCopy],
+    source: Option<&SourceInfo>,
+) -> Entry {
     let (id, _) = story.identity.republished_guid();
     let lang = story.lang.as_deref().map(safe);
     let html = |value: &str| Text {
@@ -93,10 +98,9 @@ fn entry(meta: &FeedMeta<'_>, story: &Story, source: Option<&SourceInfo>) -> Ent
                 ..Category::default()
             })
             .collect(),
-        links: story
-            .link
-            .iter()
+        links: (story.link.iter())
             .map(|href| link(safe(href), "alternate", "text/html"))
+            .chain(copies.iter().filter_map(related))
             .collect(),
         summary: story.summary.as_deref().map(html),
         content: content.map(|value| Content {
@@ -107,6 +111,14 @@ fn entry(meta: &FeedMeta<'_>, story: &Story, source: Option<&SourceInfo>) -> Ent
         }),
         ..Entry::default()
     }
+}
+
+/// `<link rel="related" href="…" title="SOURCE: TITLE">` for another copy with a link.
+fn related(copy: &OtherCopy) -> Option<Link> {
+    Some(Link {
+        title: Some(safe(&format!("{}: {}", copy.source, copy.title))),
+        ..link(safe(copy.link.as_deref()?), "related", "text/html")
+    })
 }
 
 fn person(name: &str) -> Person {

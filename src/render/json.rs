@@ -5,7 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::text::html_to_text;
-use super::{FeedMeta, Format};
+use super::{FeedMeta, Format, Item, OtherCopy};
 use crate::model::Story;
 
 const VERSION: &str = "https://jsonfeed.org/version/1.1";
@@ -57,17 +57,28 @@ struct JsonAuthor<'a> {
 struct SosikExtension<'a> {
     /// Ids of the sources that carried the story, in first-seen order.
     sources: Vec<&'a str>,
+    /// The story's other copies: other sources' links and titles for the same event.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    copies: Vec<JsonCopy<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonCopy<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    source: &'a str,
+    title: &'a str,
 }
 
 /// The whole JSON Feed document, pretty-printed, ending in a newline.
-pub(super) fn render(meta: &FeedMeta<'_>, stories: &[Story]) -> Vec<u8> {
+pub(super) fn render(meta: &FeedMeta<'_>, items: &[Item<'_>]) -> Vec<u8> {
     let feed = JsonFeed {
         version: VERSION,
         title: meta.title,
         home_page_url: meta.home_page_url(),
         feed_url: meta.feed_url(Format::Json),
         description: meta.description,
-        items: stories.iter().map(item).collect(),
+        items: items.iter().map(|i| item(i.story, i.copies)).collect(),
     };
     // Plain structs of strings and vectors: serialization into a Vec cannot fail.
     let mut out = serde_json::to_vec_pretty(&feed).expect("serializing JSON Feed cannot fail");
@@ -75,7 +86,7 @@ pub(super) fn render(meta: &FeedMeta<'_>, stories: &[Story]) -> Vec<u8> {
     out
 }
 
-fn item(story: &Story) -> JsonItem<'_> {
+fn item<'a>(story: &'a Story, copies: &'a [OtherCopy]) -> JsonItem<'a> {
     let (id, _) = story.identity.republished_guid();
     let content_html = story
         .content
@@ -103,6 +114,13 @@ fn item(story: &Story) -> JsonItem<'_> {
         language: story.lang.as_deref(),
         sosik: SosikExtension {
             sources: story.sources.iter().map(|s| s.id.as_str()).collect(),
+            copies: (copies.iter())
+                .map(|c| JsonCopy {
+                    url: c.link.as_deref(),
+                    source: &c.source,
+                    title: &c.title,
+                })
+                .collect(),
         },
     }
 }

@@ -146,7 +146,29 @@ pub struct SourceInfo {
     pub url: Option<String>,
 }
 
-/// Renders one output feed in `format`.
+/// Another copy of an item's story: the same event told by another source under its own link
+/// (SPEC "Stories, not links"), named in the item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherCopy {
+    /// The copy's link.
+    pub link: Option<String>,
+    /// What its source is called (its title, else its id).
+    pub source: String,
+    /// The copy's own title.
+    pub title: String,
+}
+
+/// One item of an output feed: its story, as its chosen copy tells it, and the story's other
+/// copies.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    /// The story.
+    pub story: &'a Story,
+    /// Its other copies, in the order they are named.
+    pub copies: &'a [OtherCopy],
+}
+
+/// Renders one output feed in `format`, one item per story.
 ///
 /// `stories` are written in the order given. `source_info` looks up what to say about a
 /// story's first source; a source it does not know is simply not mentioned. Deterministic:
@@ -157,10 +179,25 @@ pub fn render<'s>(
     stories: &[Story],
     source_info: impl Fn(&SourceId) -> Option<&'s SourceInfo>,
 ) -> Vec<u8> {
+    let items: Vec<Item<'_>> = (stories.iter())
+        .map(|story| Item { story, copies: &[] })
+        .collect();
+    render_items(format, meta, &items, source_info)
+}
+
+/// Renders one output feed in `format` from items that may name other copies of their story
+/// (RSS: a closing paragraph of the description; Atom: `link rel="related"`; JSON Feed:
+/// `_sosik.copies`).
+pub fn render_items<'s>(
+    format: Format,
+    meta: &FeedMeta<'_>,
+    items: &[Item<'_>],
+    source_info: impl Fn(&SourceId) -> Option<&'s SourceInfo>,
+) -> Vec<u8> {
     let first_source = |story: &Story| story.sources.first().and_then(|s| source_info(&s.id));
     match format {
-        Format::Rss => rss::render(meta, stories, first_source),
-        Format::Atom => atom::render(meta, stories, first_source),
-        Format::Json => json::render(meta, stories),
+        Format::Rss => rss::render(meta, items, first_source),
+        Format::Atom => atom::render(meta, items, first_source),
+        Format::Json => json::render(meta, items),
     }
 }

@@ -6,13 +6,14 @@ use ::rss::extension::dublincore::DublinCoreExtension;
 use ::rss::{Category, Channel, Guid, Item, Source};
 
 use super::text::safe;
-use super::{FeedMeta, Format, GENERATOR, SourceInfo};
+use super::{FeedMeta, Format, GENERATOR, Item as Told, OtherCopy, SourceInfo};
+use crate::html::escape;
 use crate::model::Story;
 
 /// The whole RSS document, pretty-printed, ending in a newline.
 pub(super) fn render<'s>(
     meta: &FeedMeta<'_>,
-    stories: &[Story],
+    items: &[Told<'_>],
     first_source: impl Fn(&Story) -> Option<&'s SourceInfo>,
 ) -> Vec<u8> {
     let channel = Channel {
@@ -20,7 +21,7 @@ pub(super) fn render<'s>(
         link: meta.home_page_url(),
         description: safe(meta.description),
         // An empty feed was never built from anything; RSS lets it say nothing.
-        last_build_date: (!stories.is_empty()).then(|| meta.updated.to_rfc2822()),
+        last_build_date: (!items.is_empty()).then(|| meta.updated.to_rfc2822()),
         generator: Some(GENERATOR.to_owned()),
         // RSS defines no meaning for 0, and validators reject it.
         ttl: meta.ttl_minutes.filter(|&m| m > 0).map(|m| m.to_string()),
@@ -32,9 +33,9 @@ pub(super) fn render<'s>(
                 ..Link::default()
             }],
         }),
-        items: stories
+        items: items
             .iter()
-            .map(|story| item(story, first_source(story)))
+            .map(|told| item(told.story, told.copies, first_source(told.story)))
             .collect(),
         ..Channel::default()
     };
@@ -50,10 +51,16 @@ pub(super) fn render<'s>(
 ///
 /// The guid's `isPermaLink` comes from the story's identity. The rss crate writes the
 /// attribute only when it is `false`: RSS 2.0 defines an absent `isPermaLink` as `true`.
-fn item(story: &Story, source: Option<&SourceInfo>) -> Item {
+fn item(story: &Story, copies: &[OtherCopy], source: Option<&SourceInfo>) -> Item {
     let (guid, permalink) = story.identity.republished_guid();
     // RSS has one description; readers that know content:encoded show the full text from it.
-    let description = story.summary.as_deref().or(story.content.as_deref());
+    // It ends with the story's other copies: RSS has one `<source>`, the chosen copy's.
+    let told = story.summary.as_deref().or(story.content.as_deref());
+    let description = match (told, also(copies)) {
+        (told, None) => told.map(str::to_owned),
+        (None, Some(also)) => Some(also),
+        (Some(told), Some(also)) => Some(format!("{told}\n{also}")),
+    };
     let dublin_core = DublinCoreExtension {
         creators: story.authors.iter().map(|a| safe(a)).collect(),
         languages: story.lang.iter().map(|l| safe(l)).collect(),
@@ -63,7 +70,7 @@ fn item(story: &Story, source: Option<&SourceInfo>) -> Item {
     Item {
         title: Some(safe(&story.title)),
         link: story.link.as_deref().map(safe),
-        description: description.map(safe),
+        description: description.as_deref().map(safe),
         categories: story
             .categories
             .iter()
@@ -88,4 +95,22 @@ fn item(story: &Story, source: Option<&SourceInfo>) -> Item {
         dublin_core_ext: has_dublin_core.then_some(dublin_core),
         ..Item::default()
     }
+}
+
+/// The paragraph naming the other copies: `<p>Also: <a href="…">Source</a> (their title), …</p>`.
+fn also(copies: &[OtherCopy]) -> Option<String> {
+    if copies.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = copies
+        .iter()
+        .map(|c| {
+            let (source, title) = (escape(&c.source), escape(&c.title));
+            match &c.link {
+                Some(link) => format!("<a href=\"{}\">{source}</a> ({title})", escape(link)),
+                None => format!("{source} ({title})"),
+            }
+        })
+        .collect();
+    Some(format!("<p>Also: {}</p>", named.join(", ")))
 }

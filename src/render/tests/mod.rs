@@ -360,3 +360,61 @@ fn characters_xml_forbids_do_not_break_xml_feeds() {
         assert_eq!(title, Some(want), "{format}");
     }
 }
+
+#[test]
+fn a_merged_item_names_its_other_copies_in_every_format() {
+    let stories = stories();
+    let copies = [
+        OtherCopy {
+            link: Some("https://news.example.kr/a?x=1&y=2".into()),
+            source: "연합 <뉴스>".into(),
+            title: "삼성전자 투자 & 증설".into(),
+        },
+        OtherCopy {
+            link: None,
+            source: "Wire".into(),
+            title: "No link".into(),
+        },
+    ];
+    let items = [
+        Item {
+            story: &stories[0],
+            copies: &copies,
+        },
+        Item {
+            story: &stories[1],
+            copies: &[],
+        },
+    ];
+    let infos = source_infos();
+    let render =
+        |format| text(&render_items(format, &meta(), &items, |id| infos.get(id))).to_owned();
+    let rss = render(Format::Rss);
+    // One <source> per item, the chosen copy's; the others close the description, escaped.
+    assert_eq!(rss.matches("<source ").count(), 2, "{rss}");
+    assert!(
+        rss.contains("</p>\n<p>Also: <a href=\"https://news.example.kr/a?x=1&amp;y=2\">연합 &lt;뉴스&gt;</a> (삼성전자 투자 &amp; 증설), Wire (No link)</p>]]></description>"),
+        "{rss}"
+    );
+    let parsed = feed_rs::parser::parse(rss.as_bytes()).unwrap();
+    assert_eq!(parsed.entries.len(), 2);
+    let atom = render(Format::Atom);
+    assert!(
+        atom.contains(r#"<link href="https://news.example.kr/a?x=1&amp;y=2" rel="related" type="text/html" title="연합 &lt;뉴스&gt;: 삼성전자 투자 &amp; 증설"/>"#),
+        "{atom}"
+    );
+    assert_eq!(
+        atom.matches("rel=\"related\"").count(),
+        1,
+        "a copy without a link has none"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render(Format::Json)).unwrap();
+    assert_eq!(
+        json["items"][0]["_sosik"]["copies"],
+        serde_json::json!([
+            {"url": "https://news.example.kr/a?x=1&y=2", "source": "연합 <뉴스>", "title": "삼성전자 투자 & 증설"},
+            {"source": "Wire", "title": "No link"}
+        ])
+    );
+    assert!(json["items"][1]["_sosik"].get("copies").is_none());
+}
