@@ -44,6 +44,9 @@ pub struct Metrics {
     /// `sosik_store_errors_total{kind}`: storage errors by kind (full, permission, gone,
     /// corrupt, io).
     pub store_errors: Family<KindLabels, Counter>,
+    /// `sosik_stories_merged_total`: new stories that joined another source's story of the
+    /// same event.
+    pub stories_merged: Counter,
     /// `sosik_config_reloads_total{result}`: reloads (`sosik reload`, SIGHUP) applied (`ok`)
     /// or refused for an invalid config (`error`).
     pub config_reloads: Family<ResultLabels, Counter>,
@@ -130,6 +133,12 @@ impl Metrics {
         for kind in crate::store::FaultKind::ALL {
             drop(store_errors.get_or_create(&KindLabels { kind: kind.label() }));
         }
+        let stories_merged = Counter::default();
+        registry.register(
+            "stories_merged",
+            "New stories merged into another source's story of the same event",
+            stories_merged.clone(),
+        );
         let config_reloads = Family::<ResultLabels, Counter>::default();
         registry.register(
             "config_reloads",
@@ -141,6 +150,7 @@ impl Metrics {
         }
         Metrics {
             registry,
+            stories_merged,
             config_reloads,
             store_errors,
             stories,

@@ -58,11 +58,14 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, OutputConfig};
-use crate::model::{SourceId, SourceState, Story};
+use crate::model::{SourceId, SourceState};
 use crate::render::{self, FeedMeta, Format, SourceInfo};
 use crate::store::{ServedVersion, Store, StoreError};
 
 mod opml;
+mod select;
+
+pub use select::{Copy, Told};
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -345,10 +348,9 @@ impl Publisher {
         format: Format,
         budget: usize,
     ) -> Result<Rendered, PublishError> {
-        let stories = self.select(output, budget)?;
+        let told = self.select(output, budget)?;
         // An empty feed is dated by the store's creation: fixed, so its bytes are too.
-        let updated = stories
-            .iter()
+        let updated = (told.iter().map(|t| &t.story))
             .map(|s| s.updated.max(s.first_seen))
             .max()
             .unwrap_or_else(|| self.inner.store.created());
@@ -362,73 +364,24 @@ impl Publisher {
             ttl_minutes: None,
             updated,
         };
-        let bytes = render::render(format, &meta, &stories, |id| sources.get(id));
+        let copies: Vec<Vec<render::OtherCopy>> = (told.iter())
+            .map(|t| (t.copies.iter()).map(|c| c.named(&sources)).collect())
+            .collect();
+        let items: Vec<render::Item<'_>> = (told.iter().zip(&copies))
+            .map(|(t, copies)| render::Item {
+                story: &t.story,
+                copies,
+            })
+            .collect();
+        let bytes = render::render_items(format, &meta, &items, |id| sources.get(id));
         Ok(Rendered {
             etag: etag_of(&bytes),
             bytes: Bytes::from(bytes),
             // Provisional: `render` replaces it with the served version's.
             last_modified: updated,
             content_type: format.content_type(),
-            items: stories.len(),
+            items: told.len(),
         })
-    }
-
-    /// Every story the output `name` draws on, newest first: carried by one of its sources and
-    /// passing its filter, without its `limit` or the scan budget (`sosik items --output`).
-    /// Blocking: reads the store as it goes.
-    pub fn stories(
-        &self,
-        name: &str,
-    ) -> Result<impl Iterator<Item = Result<Story, StoreError>> + '_, PublishError> {
-        let config = self.config();
-        let output = (config.output(name).cloned())
-            .ok_or_else(|| PublishError::UnknownOutput(name.to_owned()))?;
-        Ok(self.walk(config, output))
-    }
-
-    /// The output's candidates, newest first, filtered. The store walks its newest-first
-    /// index and skips other sources' stories in memory, so only this output's candidates are
-    /// read. A story that cannot be read is passed on as the error it is.
-    fn walk(
-        &self,
-        config: Arc<Config>,
-        output: OutputConfig,
-    ) -> impl Iterator<Item = Result<Story, StoreError>> + '_ {
-        self.inner
-            .store
-            .newest_among(&output.sources)
-            .filter(move |s| {
-                s.as_ref()
-                    .map_or(true, |s| output.filter.matches(s, &*config))
-            })
-    }
-
-    /// The stories `output` shows, newest first: carried by one of its sources, passing its
-    /// filter, at most `limit`, examining at most `budget` stories.
-    fn select(&self, output: &OutputConfig, budget: usize) -> Result<Vec<Story>, StoreError> {
-        let config = &*self.inner.config.load_full();
-        let mut walk = self.inner.store.newest_among(&output.sources);
-        let mut picked = Vec::new();
-        let mut scanned = 0;
-        while picked.len() < output.limit {
-            if scanned == budget {
-                tracing::debug!(
-                    output = %output.name,
-                    scanned,
-                    picked = picked.len(),
-                    "stopped selecting: scan budget reached"
-                );
-                break;
-            }
-            let Some(story) = walk.next().transpose()? else {
-                break;
-            };
-            scanned += 1;
-            if output.filter.matches(&story, config) {
-                picked.push(story);
-            }
-        }
-        Ok(picked)
     }
 }
 

@@ -7,9 +7,12 @@ use serde_json::json;
 
 use super::{Ctx, local_time, rfc3339};
 use crate::model::Story;
-use crate::store::StoreError;
+use crate::publish::{Copy, Told};
+use crate::store::{Store, StoreError};
 
-/// Prints the stored stories, newest first (of an output, a source, or all), at most `limit`.
+/// Prints the stored stories, newest first (of an output, a source, or all), at most `limit`:
+/// with `--output`, the output's items (each merged story once, naming its other copies);
+/// otherwise every stored copy, naming the other copies of its story.
 pub fn print_items(
     ctx: &Ctx,
     output: Option<&str>,
@@ -20,27 +23,36 @@ pub fn print_items(
 ) -> anyhow::Result<u8> {
     let (config, store) = (&ctx.config, &ctx.store);
     let limit = limit.unwrap_or(usize::MAX);
-    let stories: Box<dyn Iterator<Item = Result<Story, StoreError>>> = match (output, source) {
-        // What the output draws on, as the publisher selects it, without its limit: `items`
+    let told: Box<dyn Iterator<Item = Result<Told, StoreError>>> = match (output, source) {
+        // What the output shows, as the publisher selects it, without its limit: `items`
         // lists everything unless `--limit`.
         (Some(name), _) => {
             if config.output(name).is_none() {
                 bail!("no output {name:?} in {}", config.file.display())
             }
-            Box::new(ctx.publisher.stories(name)?)
+            Box::new(ctx.publisher.told(name)?)
         }
         (None, Some(id)) => {
             let Some(src) = config.source(id) else {
                 bail!("no source {id:?} in {}", config.file.display())
             };
-            Box::new(store.newest_for_source(&src.id))
+            Box::new(
+                store
+                    .newest_for_source(&src.id)
+                    .map(|s| with_copies(store, s?)),
+            )
         }
-        (None, None) => Box::new(store.newest()),
+        (None, None) => Box::new(store.newest().map(|s| with_copies(store, s?))),
     };
-    for story in stories.take(limit) {
-        let story = story?;
+    for told in told.take(limit) {
+        let Told { story, copies } = told?;
         if json {
-            writeln!(out, "{}", story_json(&story))?;
+            let mut line = story_json(&story);
+            let copies: Vec<_> = (copies.iter())
+                .map(|c| json!({"link": c.link, "source": c.source.as_str()}))
+                .collect();
+            line["copies"] = serde_json::Value::Array(copies);
+            writeln!(out, "{line}")?;
         } else {
             let sources: Vec<&str> = story.sources.iter().map(|s| s.id.as_str()).collect();
             writeln!(
@@ -56,7 +68,27 @@ pub fn print_items(
     Ok(0)
 }
 
-/// A story as `items --json` prints it.
+/// A stored copy with the other copies of its story.
+fn with_copies(store: &Store, story: Story) -> Result<Told, StoreError> {
+    let mut copies = Vec::new();
+    if let Some(cluster) = store.cluster_of(&story.key())? {
+        for key in cluster.members.iter().filter(|k| **k != story.key()) {
+            if let Some(other) = store.get(key)? {
+                copies.push(Copy {
+                    link: other.link.clone(),
+                    source: match other.sources.first() {
+                        Some(s) => s.id.clone(),
+                        None => continue,
+                    },
+                    title: other.title,
+                });
+            }
+        }
+    }
+    Ok(Told { story, copies })
+}
+
+/// A story as `items --json` prints it (without its copies).
 pub fn story_json(story: &Story) -> serde_json::Value {
     let sources: Vec<&str> = story.sources.iter().map(|s| s.id.as_str()).collect();
     json!({

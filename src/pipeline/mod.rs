@@ -13,6 +13,7 @@
 //! workers. A failure is recorded (status, sentence, consecutive count, next poll after
 //! backoff) and never touches what is already stored.
 
+pub mod merge;
 mod read;
 mod report;
 mod tuning;
@@ -65,6 +66,8 @@ pub struct Ingest {
     /// threads blocked on the store's writer lock; the polls waiting when it is free are
     /// committed together, in one sled batch.
     writer: Writer,
+    /// The merge window's stories: each poll's new stories join their event's cluster.
+    merger: merge::Merger,
 }
 
 impl Ingest {
@@ -76,6 +79,11 @@ impl Ingest {
             metrics: None,
             workers: Workers::new(cpu_threads()),
             writer: writer::writer(store.clone(), config.store.max_items_per_source),
+            merger: merge::Merger::rebuild(&store, config.store.merge_window, Utc::now())
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "cannot read the merge window's stories; merging from new ones only");
+                    merge::Merger::empty(config.store.merge_window)
+                }),
             store,
             config: Arc::new(ArcSwap::new(config)),
         })
@@ -315,10 +323,11 @@ impl Ingest {
             state: next,
             now,
         };
+        let unknown: Vec<bool> = (commit.stories.iter())
+            .map(|s| !self.store.contains(&s.key()))
+            .collect();
         let committed = self.writer.run(commit).await.map_err(worker_error)??;
-        // The stories are freed here, off the writer's thread. (Handing them to the CPU
-        // workers to free measured slower: glibc's arenas.)
-        drop(committed.stories);
+        self.merge_new(committed.stories, unknown).await;
         *state = committed.state;
         Ok(PollOutcome::Stored {
             status: meta.status,
@@ -326,6 +335,35 @@ impl Ingest {
             items,
             encoding,
         })
+    }
+
+    /// Merges the stories this poll stored first (`unknown` before the commit, stored now)
+    /// into their events' clusters, off the async threads; a failure is logged: the stories
+    /// stay, each its own item. The stories are freed there too, off the writer's thread.
+    async fn merge_new(&self, stories: Vec<crate::model::Story>, unknown: Vec<bool>) {
+        let (store, merger, metrics) = (
+            self.store.clone(),
+            self.merger.clone(),
+            self.metrics.clone(),
+        );
+        let merged = self.blocking(move || {
+            let new: Vec<_> = (stories.into_iter().zip(unknown))
+                .filter(|(s, unknown)| *unknown && store.contains(&s.key()))
+                .map(|(s, _)| s)
+                .collect();
+            merger.merge(&store, &new)
+        });
+        match merged.await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                if let Some(metrics) = metrics {
+                    metrics.stories_merged.inc_by(n as u64);
+                }
+                tracing::debug!(merged = n, "stories merged with other sources' copies");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "merging the new stories failed"),
+            Err(e) => tracing::error!(error = %e, "merging the new stories panicked"),
+        }
     }
 
     /// A 200 or 304: the state's success, and the next poll from the source's interval and

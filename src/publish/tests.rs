@@ -2,6 +2,7 @@
 
 use super::fixtures::{commit, commit_titled, day, fixture, fixture_with, story};
 use super::*;
+use crate::model::Story;
 
 /// Item titles of a JSON Feed document, in document order.
 fn titles(rendered: &Rendered) -> Vec<String> {

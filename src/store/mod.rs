@@ -30,6 +30,7 @@
 //! `read.rs` every read; `prune.rs` the per-source cap and retention; `records.rs` the on-disk
 //! records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
 
+mod clusters;
 mod commit;
 mod fault;
 mod index;
@@ -48,6 +49,7 @@ use chrono::{DateTime, Utc};
 use sled::IVec;
 
 use crate::model::{SourceId, SourceState, Story, StoryKey};
+pub use clusters::Cluster;
 #[cfg(test)]
 pub(crate) use fault::Injected;
 pub use fault::{Fault, FaultKind, FaultObserver};

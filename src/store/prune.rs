@@ -97,6 +97,7 @@ impl Store {
                 kept.push((*key, header_of(&story)));
             }
         }
+        self.leave_clusters(&deleted, &mut batch)?;
         let generation = self.next_generation(&mut batch, true);
         self.apply(batch, generation).map_err(|e| self.noted(e))?;
         let mut index = self.write_index();

@@ -87,6 +87,11 @@ impl Store {
         })
     }
 
+    /// Whether a story is stored under `key`.
+    pub fn contains(&self, key: &StoryKey) -> bool {
+        self.read_index().first_seen(key).is_some()
+    }
+
     /// Number of stories stored.
     pub fn len(&self) -> usize {
         self.read_index().len()

@@ -135,6 +135,7 @@ async fn items_prints_json_lines_with_the_spec_fields() {
         [
             "authors",
             "categories",
+            "copies",
             "id",
             "link",
             "published",
@@ -148,6 +149,11 @@ async fn items_prints_json_lines_with_the_spec_fields() {
     assert_eq!(item["id"], "https://news.test.kr/2");
     assert_eq!(item["published"], "2026-11-25T16:00:00Z");
     assert_eq!(item["sources"], serde_json::json!(["mk"]));
+    assert_eq!(
+        item["copies"],
+        serde_json::json!([]),
+        "no other source told it"
+    );
     assert_eq!(item["categories"], serde_json::json!(["IT·과학"]));
 
     let out = sosik(&["--config", config, "items", "--source", "mk"]).await;

@@ -11,6 +11,7 @@ mod crash;
 mod daemon;
 mod hostile;
 mod ingest;
+mod merge;
 mod published;
 // The unit's seccomp filter, rebuilt for x86_64 Linux (libc is a dependency there only).
 #[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]

@@ -89,7 +89,15 @@ fn config(dir: &std::path::Path, server: &TestServer) -> std::path::PathBuf {
 }
 
 async fn json_feed(config: &std::path::Path, name: &str) -> Value {
-    let out = sosik(&["--config", config.to_str().unwrap(), "render", name, "--format", "json"]).await;
+    let out = sosik(&[
+        "--config",
+        config.to_str().unwrap(),
+        "render",
+        name,
+        "--format",
+        "json",
+    ])
+    .await;
     assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -104,7 +112,11 @@ fn seen(feed: &Value) -> Vec<(String, String, Vec<String>)> {
         .map(|item| {
             let mut copies: Vec<String> = item["_sosik"]["copies"]
                 .as_array()
-                .map(|c| c.iter().map(|c| c["url"].as_str().unwrap().to_owned()).collect())
+                .map(|c| {
+                    c.iter()
+                        .map(|c| c["url"].as_str().unwrap().to_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             copies.sort();
             (
@@ -146,7 +158,11 @@ async fn one_event_from_three_outlets_is_one_item_naming_the_other_two() {
         ]
     );
     // Two quarters of one company are two events.
-    assert!(items.iter().any(|i| i.1 == "https://two.test.kr/article/78"));
+    assert!(
+        items
+            .iter()
+            .any(|i| i.1 == "https://two.test.kr/article/78")
+    );
     assert!(items.iter().any(|i| i.1 == "https://three.test.kr/a/10"));
     // Every copy in the output that does not merge.
     assert_eq!(seen(&json_feed(&config, "each").await).len(), 6);
