@@ -337,35 +337,6 @@ impl Ingest {
         })
     }
 
-    /// Merges the stories this poll stored first (`unknown` before the commit, stored now)
-    /// into their events' clusters, off the async threads; a failure is logged: the stories
-    /// stay, each its own item. The stories are freed there too, off the writer's thread.
-    async fn merge_new(&self, stories: Vec<crate::model::Story>, unknown: Vec<bool>) {
-        let (store, merger, metrics) = (
-            self.store.clone(),
-            self.merger.clone(),
-            self.metrics.clone(),
-        );
-        let merged = self.blocking(move || {
-            let new: Vec<_> = (stories.into_iter().zip(unknown))
-                .filter(|(s, unknown)| *unknown && store.contains(&s.key()))
-                .map(|(s, _)| s)
-                .collect();
-            merger.merge(&store, &new)
-        });
-        match merged.await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => {
-                if let Some(metrics) = metrics {
-                    metrics.stories_merged.inc_by(n as u64);
-                }
-                tracing::debug!(merged = n, "stories merged with other sources' copies");
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "merging the new stories failed"),
-            Err(e) => tracing::error!(error = %e, "merging the new stories panicked"),
-        }
-    }
-
     /// A 200 or 304: the state's success, and the next poll from the source's interval and
     /// the publisher's hints.
     fn succeeded(

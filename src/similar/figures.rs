@@ -287,52 +287,7 @@ fn number(chars: &[char], start: usize, out: &mut Figures) -> usize {
         '₩' => Some("원"),
         _ => None,
     });
-    let mut i = start;
-    let mut value = 0.0;
-    let mut group = 0.0;
-    loop {
-        let (n, after) = digits(chars, i);
-        i = after;
-        let mut n = n;
-        // Small Korean units multiply within a group: 2천 = 2,000.
-        match chars.get(i) {
-            Some('천') => {
-                n *= 1000.0;
-                i += 1;
-            }
-            Some('백') => {
-                n *= 100.0;
-                i += 1;
-            }
-            _ => {}
-        }
-        let big = match chars.get(i) {
-            Some('조') => Some(1e12),
-            Some('억') => Some(1e8),
-            Some('만') => Some(1e4),
-            _ => None,
-        };
-        match big {
-            Some(unit) => {
-                value += (group + n) * unit;
-                group = 0.0;
-                i += 1;
-                // Another group follows directly (`1조2000억`, `2만5천`).
-                if chars.get(i).is_some_and(char::is_ascii_digit) {
-                    continue;
-                }
-                break;
-            }
-            None => {
-                group += n;
-                if chars.get(i).is_some_and(char::is_ascii_digit) {
-                    continue;
-                }
-                value += group;
-                break;
-            }
-        }
-    }
+    let (mut value, i) = korean_number(chars, start);
     let rest: String = chars[i..chars.len().min(i + 12)].iter().collect();
     let trimmed = rest.trim_start();
     // Letters right after the digits that are no scale or unit word: their own kind, such as
@@ -403,6 +358,58 @@ fn number(chars: &[char], start: usize, out: &mut Figures) -> usize {
     // An ordinal day or rank in English (`3rd`, `21st`) or a bare number.
     out.add("", value);
     i
+}
+
+/// The number at `start`, its Korean units read (`1조2000억`, `2만5천`, `3천`), and the index
+/// after it.
+fn korean_number(chars: &[char], start: usize) -> (f64, usize) {
+    let mut i = start;
+    let mut value = 0.0;
+    let mut group = 0.0;
+    loop {
+        let (n, after) = digits(chars, i);
+        i = after;
+        let mut n = n;
+        // Small Korean units multiply within a group: 2천 = 2,000.
+        match chars.get(i) {
+            Some('천') => {
+                n *= 1000.0;
+                i += 1;
+            }
+            Some('백') => {
+                n *= 100.0;
+                i += 1;
+            }
+            _ => {}
+        }
+        let big = match chars.get(i) {
+            Some('조') => Some(1e12),
+            Some('억') => Some(1e8),
+            Some('만') => Some(1e4),
+            _ => None,
+        };
+        match big {
+            Some(unit) => {
+                value += (group + n) * unit;
+                group = 0.0;
+                i += 1;
+                // Another group follows directly (`1조2000억`, `2만5천`).
+                if chars.get(i).is_some_and(char::is_ascii_digit) {
+                    continue;
+                }
+                break;
+            }
+            None => {
+                group += n;
+                if chars.get(i).is_some_and(char::is_ascii_digit) {
+                    continue;
+                }
+                value += group;
+                break;
+            }
+        }
+    }
+    (value, i)
 }
 
 /// The decimal number at `i` (thousands separators already removed), and the index after it.
