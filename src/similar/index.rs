@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::{Fingerprint, Weigh};
+use super::{Fingerprint, Weigh, idf};
 use crate::model::StoryKey;
 
 /// Grams a story is filed under.
@@ -80,7 +80,7 @@ impl Sketch {
 impl Weigh for Sketch {
     fn weight(&self, g: u32) -> f64 {
         let df = self.df(g).max(1);
-        (f64::from(self.docs.max(2)) / f64::from(df)).ln().max(0.1)
+        idf(self.docs, df)
     }
 }
 

@@ -127,8 +127,17 @@ impl Weights {
     /// The weight of n-gram `g`.
     pub fn weight(&self, g: u32) -> f64 {
         let df = self.df.get(&g).copied().unwrap_or(0).max(1);
-        (f64::from(self.docs.max(2)) / f64::from(df)).ln().max(0.1)
+        idf(self.docs, df)
     }
+}
+
+/// Stories assumed besides those counted, none of them with the gram: without them a window of
+/// a few stories would call every gram two copies share common, and weigh it least.
+pub const BACKGROUND: f64 = 1000.0;
+
+/// The weight of a gram `df` of `docs` stories have: `ln((docs + BACKGROUND) / df)`.
+pub fn idf(docs: u32, df: u32) -> f64 {
+    ((f64::from(docs) + BACKGROUND) / f64::from(df.max(1))).ln()
 }
 
 /// How alike two fingerprints' texts are, and whether their figures conflict.

@@ -56,6 +56,7 @@ fn the_merge_rule_keeps_every_hard_negative_apart_and_finds_most_rewrites() {
     let mut table: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
     let mut wrong = Vec::new();
     let (mut positives, mut found, mut negatives, mut merged) = (0, 0, 0, 0);
+    let mut closest_negative = f64::MIN;
     for (pair, (a, b)) in pairs.iter().zip(&prints) {
         let likeness = Likeness::of(a, b, &weights);
         let same = likeness.same_event();
@@ -85,6 +86,9 @@ fn the_merge_rule_keeps_every_hard_negative_apart_and_finds_most_rewrites() {
         } else {
             negatives += 1;
             merged += usize::from(same);
+            if !likeness.conflict {
+                closest_negative = closest_negative.max(likeness.score());
+            }
         }
         if same != (pair.label == "same") {
             wrong.push(format!(
@@ -107,8 +111,9 @@ fn the_merge_rule_keeps_every_hard_negative_apart_and_finds_most_rewrites() {
     }
     let recall = found as f64 / positives as f64;
     println!(
-        "recall {found}/{positives} = {:.1}%; hard negatives merged {merged}/{negatives}",
-        recall * 100.0
+        "recall {found}/{positives} = {:.1}%; hard negatives merged {merged}/{negatives}; the closest hard negative scores {closest_negative:.3} (merging from {})",
+        recall * 100.0,
+        sosik::similar::SAME_EVENT
     );
     println!("misjudged:\n{}", wrong.join("\n"));
     assert!(positives >= 150 && negatives >= 150, "the set is too small");
@@ -208,8 +213,7 @@ fn merging_in_arrival_order_through_the_index_finds_the_pairs_and_nothing_else()
     println!("missed: {}", missed.join(" "));
     assert_eq!(negatives_merged, 0);
     assert!(across.is_empty(), "merged across pairs: {across:?}");
-    // Below the pairwise rule's recall: the gram weights are a sketch counted as the copies
-    // arrive (the first copies meet an almost empty one), and a candidate must share one of
-    // the four grams a story is filed under.
-    assert!(recall >= 0.80, "recall {recall:.3}; missed {missed:?}");
+    // The gram weights are a sketch counted as the copies arrive, and a candidate must share
+    // one of the four grams a story is filed under: a little below the pairwise rule's recall.
+    assert!(recall >= 0.85, "recall {recall:.3}; missed {missed:?}");
 }

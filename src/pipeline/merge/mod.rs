@@ -191,3 +191,6 @@ impl super::Ingest {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
