@@ -298,6 +298,16 @@ impl Index {
         }
     }
 
+    /// Stories first seen at or after `since` (µs), oldest first.
+    pub(super) fn first_seen_since(&self, since: i64) -> Vec<StoryKey> {
+        let mut found: Vec<(i64, StoryKey)> = (self.entries.iter())
+            .filter(|(_, e)| e.first_seen >= since)
+            .map(|(key, e)| (e.first_seen, *key))
+            .collect();
+        found.sort_unstable();
+        found.into_iter().map(|(_, key)| key).collect()
+    }
+
     /// Stories first seen before `cutoff` (µs).
     pub(super) fn first_seen_before(&self, cutoff: i64) -> Vec<StoryKey> {
         self.entries

@@ -87,6 +87,12 @@ impl Store {
         })
     }
 
+    /// The keys of the stories first seen at or after `since`, oldest first.
+    pub fn first_seen_since(&self, since: DateTime<Utc>) -> Vec<StoryKey> {
+        self.read_index()
+            .first_seen_since(super::records::micros(since))
+    }
+
     /// Whether a story is stored under `key`.
     pub fn contains(&self, key: &StoryKey) -> bool {
         self.read_index().first_seen(key).is_some()

@@ -51,15 +51,11 @@ impl Merger {
         let mut index = Index::new(window_secs);
         if !window.is_zero() {
             let since = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-            let mut recent = Vec::new();
-            for story in store.newest() {
-                let story = story?;
-                if story.first_seen >= since {
-                    recent.push(story);
-                }
-            }
-            recent.sort_by_key(|s| (s.first_seen, s.key()));
-            for story in &recent {
+            for key in store.first_seen_since(since) {
+                let Some(story) = store.get(&key)? else {
+                    continue;
+                };
+                let story = &story;
                 let fp = fingerprint(story);
                 index.count(&fp);
                 let source = story.sources.first().map_or("", |s| s.id.as_str());

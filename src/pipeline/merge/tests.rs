@@ -211,3 +211,31 @@ fn forgotten_members_leave_the_cluster_and_the_rest_keep_its_guid() {
     let left = fx.store.cluster_of(&stories[2].key()).unwrap().unwrap();
     assert_eq!(left.members, [stories[1].key(), stories[2].key()]);
 }
+
+#[test]
+fn after_a_restart_the_window_is_rebuilt_from_the_store() {
+    let fx = fixture();
+    let stories: Vec<Story> = (EVENT.iter().enumerate())
+        .map(|(n, (source, link, title, summary))| {
+            copy(
+                source,
+                link,
+                title,
+                summary,
+                day(8) + chrono::Duration::hours(n as i64),
+            )
+        })
+        .collect();
+    let before = Merger::empty(Duration::from_secs(48 * 3600));
+    arrive(&fx.store, &before, &stories[..1]);
+    drop(before);
+    // A new process: the window's stories come back from the store; older ones do not.
+    let now = day(8) + chrono::Duration::hours(2);
+    let after = Merger::rebuild(&fx.store, Duration::from_secs(48 * 3600), now).unwrap();
+    assert_eq!(after.len(), 1);
+    let later = Merger::rebuild(&fx.store, Duration::from_secs(48 * 3600), day(11)).unwrap();
+    assert!(later.is_empty());
+    arrive(&fx.store, &after, &stories[1..]);
+    let publisher = Publisher::new(fx.config.clone(), fx.store.clone());
+    assert_eq!(seen(&publisher).len(), 1);
+}
