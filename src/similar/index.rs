@@ -19,6 +19,10 @@ pub const RARE_GRAMS: usize = 4;
 /// No entry.
 const NONE: u32 = u32::MAX;
 
+/// Entries walked per gram at most, newest first: a gram many stories are filed under says
+/// little, and walking all of them would make a busy window quadratic.
+const CHAIN: usize = 32;
+
 /// How often each gram occurs among recent stories: a count-min sketch of two rows of
 /// saturating 8-bit counters, halved each time as many stories as it holds have been added
 /// again, so old stories fade out. Fixed size whatever the window holds.
@@ -167,7 +171,12 @@ impl Index {
         let mut found: HashMap<u32, usize> = HashMap::new();
         for &g in &fp.grams {
             let mut id = self.heads.get(&g).copied().unwrap_or(NONE);
+            let mut walked = 0;
             while let Some(entry) = self.entry(id) {
+                walked += 1;
+                if walked > CHAIN {
+                    break;
+                }
                 if (first_seen - entry.first_seen).abs() <= self.window && Some(entry.source) != own
                 {
                     *found.entry(id).or_default() += 1;
