@@ -75,6 +75,7 @@ fn main() -> std::io::Result<()> {
         "feeds": spec.feeds,
         "items_per_feed": spec.items,
         "shared_per_feed": spec.shared(),
+        "rewrites_per_feed": spec.rewrites(),
         "euc_kr_feeds": euc_kr,
         "items_total": items,
         "distinct_stories": spec.distinct_stories(),

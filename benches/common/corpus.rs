@@ -38,6 +38,10 @@ pub struct Spec {
     pub shared_percent: usize,
     /// Percent of feeds encoded in EUC-KR.
     pub euc_kr_percent: usize,
+    /// Percent of each feed's own stories that rewrite another outlet's story (issue 20):
+    /// the same event under the feed's own link, with a `[종합]` tag and a wire byline, for
+    /// story merging to find.
+    pub rewrite_percent: usize,
     /// Seed of every random choice.
     pub seed: u64,
     /// Date of the newest story; the others spread over the 30 days before it.
@@ -67,6 +71,7 @@ impl Spec {
             items,
             shared_percent: 30,
             euc_kr_percent: 15,
+            rewrite_percent: 10,
             seed,
             base: DateTime::parse_from_rfc3339(DEFAULT_BASE).expect("a valid constant"),
         }
@@ -84,6 +89,15 @@ impl Spec {
     /// Stories each feed owns.
     pub fn own(&self) -> usize {
         self.items - self.shared()
+    }
+
+    /// Own stories per feed that rewrite another outlet's (the last ones).
+    pub fn rewrites(&self) -> usize {
+        if self.feeds < 2 {
+            0
+        } else {
+            self.own() * self.rewrite_percent / 100
+        }
     }
 
     /// Distinct stories in the whole corpus.
@@ -104,8 +118,12 @@ impl Spec {
     /// Builds feed `i`.
     pub fn feed(&self, i: usize) -> Feed {
         let euc_kr = self.is_euc_kr(i);
+        let rewritten_from = (i + self.feeds / 2) % self.feeds.max(1);
         let mut items: Vec<(Story, Variant)> = (0..self.own())
-            .map(|j| (self.story(i, j), Variant::Original))
+            .map(|j| match j >= self.own() - self.rewrites() {
+                true => (self.rewrite(i, rewritten_from, j), Variant::Original),
+                false => (self.story(i, j), Variant::Original),
+            })
             .collect();
         if self.shared() > 0 {
             let prev = (i + self.feeds - 1) % self.feeds;
@@ -150,6 +168,23 @@ impl Spec {
             bytes,
             items: items.len(),
             it_items,
+        }
+    }
+
+    /// Feed `i`'s rewrite of story `j` of feed `from`: its event, told under `i`'s own link with
+    /// a tag and a wire byline, first published a few minutes later.
+    fn rewrite(&self, i: usize, from: usize, j: usize) -> Story {
+        let original = self.story(from, j);
+        let own = self.story(i, j);
+        Story {
+            outlet: own.outlet,
+            path: format!("{}r", own.path),
+            guid: own.guid,
+            author: own.author,
+            title: format!("[종합] {}", original.title),
+            categories: original.categories,
+            published: original.published + Duration::minutes(7),
+            description: format!("(서울=벤치뉴스) 김민준 기자 = {}", original.description),
         }
     }
 
