@@ -314,6 +314,7 @@ impl Ingest {
             prepared,
             state: next,
             now,
+            priorities: self.config.load().priorities(),
         };
         let committed = self.writer.run(commit).await.map_err(worker_error)??;
         // The stories are freed here, off the writer's thread. (Handing them to the CPU

@@ -33,12 +33,14 @@
 mod commit;
 mod fault;
 mod index;
+mod legacy;
 mod migrate;
 mod open;
 mod prune;
 mod read;
 mod records;
 mod reopen;
+mod story_record;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +49,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::{DateTime, Utc};
 use sled::IVec;
 
+use crate::dedupe::Priorities;
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 #[cfg(test)]
 pub(crate) use fault::Injected;
@@ -55,7 +58,7 @@ use index::Index;
 pub use records::RecordError;
 
 /// The on-disk layout version this release reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// sled's background flush interval: a commit is on disk at most this long after it returns,
 /// and concurrent polls share each fsync instead of queueing one each.
@@ -135,7 +138,7 @@ pub struct Prepared {
     keys: Vec<StoryKey>,
     /// Per story: its record and index header if it is new, else `None`. The record is already
     /// the buffer sled keeps, copied on the preparing thread rather than the writer's.
-    new: Vec<Option<(IVec, records::StoryHeader)>>,
+    new: Vec<Option<(IVec, story_record::StoryHeader)>>,
 }
 
 impl Prepared {
@@ -159,6 +162,10 @@ pub struct PollCommit {
     pub state: SourceState,
     /// The poll's time.
     pub now: DateTime<Utc>,
+    /// `[sources.ID] priority` of every source, from the config at commit time: which copy
+    /// speaks for a story several sources carry. A changed priority re-chooses at the
+    /// story's next commit by any of its sources.
+    pub priorities: Priorities,
 }
 
 /// A committed poll, handed back whole: its stories come back so the caller can free them
