@@ -226,6 +226,12 @@ pub struct Story {
     pub first_seen: DateTime<Utc>,
     /// Language tag from the item or its feed, if given.
     pub lang: Option<String>,
+    /// The source's own guid/id for this item, when it is unique within the fetched document:
+    /// a second key the story is found by (SPEC "Story identity and dedupe", second stage),
+    /// so an item whose link changed from one poll to the next is the same story. Set by
+    /// normalize for the story of one poll; not stored with the story (the source's state
+    /// keeps the guids of its last document).
+    pub guid: Option<String>,
     /// Every source that carried this story: the one whose copy speaks for it first, then the
     /// others in the order sosik first saw them.
     pub sources: Vec<StorySource>,
@@ -362,6 +368,11 @@ pub struct SourceState {
     /// Keys of the stories in the last document read. Retention and the per-source cap never
     /// remove these, or a story still in the feed would come back as new on the next poll.
     pub current: Vec<StoryKey>,
+    /// The guids of the last document as keys (`Identity::Guid` of this source), each with
+    /// the story it was found as when that is another key: how a story whose link changed is
+    /// found again by its guid. Only stories in `current`, which are never removed, so an
+    /// alias never outlives its story. Written by the store's commit.
+    pub aliases: Vec<(StoryKey, StoryKey)>,
 }
 
 /// The transitions a poll makes. The pipeline decides when; these say what each one changes,

@@ -358,6 +358,7 @@ fn sample_story() -> Story {
         updated: now(),
         first_seen: now(),
         lang: Some("ko-KR".into()),
+        guid: None,
         sources: Vec::new(),
     };
     story.sources = vec![StorySource {
@@ -544,6 +545,7 @@ fn incoming(copy: &Copy, seen_at: DateTime<Utc>) -> Story {
         updated: seen_at,
         first_seen: seen_at,
         lang: None,
+        guid: None,
         sources: Vec::new(),
     };
     story.sources = vec![StorySource {

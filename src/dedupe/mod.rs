@@ -122,6 +122,15 @@ pub fn decide(
         .map(|s| (s.id.as_str(), s.fingerprint));
     let mut next = stored.clone();
     match shortcut(pairs, incoming) {
+        // The same text under another link (a story found by its guid): the copy follows.
+        Some(Shortcut::Unchanged)
+            if next
+                .copies
+                .iter()
+                .any(|c| c.source == from.id && c.link != incoming.link) =>
+        {
+            keep_edit(&mut next, from, incoming, now)
+        }
         Some(Shortcut::Unchanged) => {}
         Some(Shortcut::AddSource) => {
             next.story.sources.push(from.clone());

@@ -21,6 +21,7 @@ fn story(source: &str, title: &str, first_seen: DateTime<Utc>) -> Story {
         updated: at(1),
         first_seen,
         lang: None,
+        guid: None,
         sources: vec![],
     };
     s.sources = vec![StorySource {

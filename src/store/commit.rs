@@ -13,7 +13,7 @@ use super::story_record::{
     split_record,
 };
 use super::{
-    CommitCounts, Committed, PollCommit, Prepared, Store, StoreError, state_key, story_key,
+    CommitCounts, Committed, PollCommit, Prepared, Store, StoreError, alias, state_key, story_key,
 };
 use crate::dedupe::{self, Change, Priorities, Shortcut};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
@@ -195,20 +195,26 @@ impl Store {
         } else {
             self.prepare(&stories)
         };
-        let first_seen: Vec<Option<i64>> = {
+        let (resolved, first_seen): (Vec<StoryKey>, Vec<Option<i64>>) = {
             let index = self.read_index();
-            prepared.keys.iter().map(|k| index.first_seen(k)).collect()
+            let known = |k: &StoryKey| group.pending.contains_key(k) || index.contains(k);
+            let resolved = alias::resolve(&stories, &prepared.keys, &source, &state.aliases, known);
+            let first_seen = resolved.iter().map(|k| index.first_seen(k)).collect();
+            (resolved, first_seen)
         };
         let mut counts = CommitCounts::default();
         let mut staged: Vec<Staged> = Vec::new();
-        let items = stories.iter().zip(prepared.keys).zip(prepared.new);
-        for (((incoming, key), new), first_seen) in items.zip(first_seen) {
-            let (verdict, write) = match stored_version(data, group, &key, first_seen)? {
+        let items = stories.iter().zip(&prepared.keys).zip(&resolved);
+        for (((incoming, own), key), (new, first_seen)) in
+            items.zip(prepared.new.into_iter().zip(first_seen))
+        {
+            let (verdict, write) = match stored_version(data, group, key, first_seen)? {
                 Some((first_seen, bytes)) => {
                     let stored = Stored {
-                        key,
+                        key: *key,
                         first_seen,
                         bytes: &bytes,
+                        by_own_key: own == key,
                     };
                     judge(incoming, stored, now, &priorities)?
                 }
@@ -217,7 +223,7 @@ impl Store {
                     let (record, header) =
                         new.unwrap_or_else(|| (encode_story(incoming).into(), header_of(incoming)));
                     let write = Staged {
-                        key,
+                        key: *key,
                         record,
                         header,
                         moved_from: None,
@@ -228,6 +234,7 @@ impl Store {
             counts.count(verdict);
             staged.extend(write);
         }
+        alias::remember(&mut state, &stories, &resolved, &source);
         state.last_new = counts.new;
         state.last_updated = counts.updated;
         group
@@ -279,6 +286,8 @@ struct Stored<'a> {
     key: StoryKey,
     first_seen: i64,
     bytes: &'a [u8],
+    /// Found by the incoming story's own key, not by its guid.
+    by_own_key: bool,
 }
 
 /// Judges a story the store (or the group) already holds: what it counts as, and what to
@@ -293,13 +302,15 @@ fn judge(
         key,
         first_seen,
         bytes,
+        by_own_key,
     } = stored;
     // Most known stories are one source sending the same version again: settled by the
     // record's header alone (no body to decompress, decode or re-encode), as long as the
     // priorities its copy was chosen under still hold.
     let (mut header, body) = split_record(bytes)?;
     let pairs = header.sources.iter().map(|(id, f)| (id.as_str(), *f));
-    let settled = dedupe::shortcut(pairs, incoming) == Some(Shortcut::Unchanged);
+    // Found by its guid, the story may have another link now: only the copy can say.
+    let settled = by_own_key && dedupe::shortcut(pairs, incoming) == Some(Shortcut::Unchanged);
     if settled && header.chosen_under(priorities) {
         return Ok((Verdict::Unchanged, None));
     }

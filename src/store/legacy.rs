@@ -85,6 +85,7 @@ pub(super) fn decode_story_v1(bytes: &[u8]) -> Result<Story, RecordError> {
         updated: time(r.updated),
         first_seen: time(r.first_seen),
         lang: r.lang,
+        guid: None,
         sources,
     })
 }
@@ -145,6 +146,7 @@ pub(super) fn decode_story_v2(bytes: &[u8]) -> Result<Story, RecordError> {
         updated: time(b.updated),
         first_seen: time(header.first_seen),
         lang: b.lang,
+        guid: None,
         sources: sources_of(header.sources)?,
     })
 }

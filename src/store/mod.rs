@@ -30,6 +30,7 @@
 //! `read.rs` every read; `prune.rs` the per-source cap and retention; `records.rs` the on-disk
 //! records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
 
+mod alias;
 mod commit;
 mod fault;
 mod index;

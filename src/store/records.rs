@@ -63,8 +63,11 @@ pub(super) fn sources_of(pairs: Vec<(String, u64)>) -> Result<Vec<StorySource>, 
         .collect()
 }
 
-/// Version byte of source-state records written by this release.
+/// Version byte of source-state records before they kept the last document's guids.
 pub(super) const SOURCE_V1: u8 = 1;
+/// Version byte of source-state records written by this release: version 1 and the
+/// guid aliases of the last document.
+pub(super) const SOURCE_V2: u8 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct SourceV1 {
@@ -86,6 +89,13 @@ struct SourceV1 {
     feed_interval_secs: Option<u64>,
     skip_hours: u32,
     skip_days: u8,
+}
+
+/// [`SourceV1`], then the aliases; written as one record (postcard concatenates fields).
+#[derive(Serialize, Deserialize)]
+struct SourceV2 {
+    state: SourceV1,
+    aliases: Vec<([u8; 16], [u8; 16])>,
 }
 
 /// Why a stored value could not be read. The texts leave "record" and "unreadable" to
@@ -129,12 +139,29 @@ pub(super) fn encode_source(state: &SourceState) -> Vec<u8> {
         skip_hours: state.skip_hours,
         skip_days: state.skip_days,
     };
-    with_version(SOURCE_V1, &record)
+    let aliases = state.aliases.iter().map(|(a, b)| (a.0, b.0)).collect();
+    with_version(
+        SOURCE_V2,
+        &SourceV2 {
+            state: record,
+            aliases,
+        },
+    )
 }
 
 pub(super) fn decode_source(bytes: &[u8]) -> Result<SourceState, RecordError> {
-    let r: SourceV1 = read_version(bytes, SOURCE_V1)?;
+    let (r, aliases) = match bytes.first() {
+        Some(&SOURCE_V1) => (read_version::<SourceV1>(bytes, SOURCE_V1)?, Vec::new()),
+        _ => {
+            let v2: SourceV2 = read_version(bytes, SOURCE_V2)?;
+            (v2.state, v2.aliases)
+        }
+    };
     Ok(SourceState {
+        aliases: aliases
+            .into_iter()
+            .map(|(a, b)| (StoryKey(a), StoryKey(b)))
+            .collect(),
         moved_to: r.moved_to,
         moved_from: r.moved_from,
         etag: r.etag,

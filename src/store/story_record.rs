@@ -299,6 +299,7 @@ pub(super) fn decode_held(bytes: &[u8]) -> Result<Held, RecordError> {
         updated: time(header.published),
         first_seen: time(header.first_seen),
         lang: None,
+        guid: None,
         sources: sources_of(header.sources)?,
     };
     speaker.speak_for(&mut story);

@@ -379,3 +379,64 @@ fn a_failing_write_fails_the_commit_alone_and_sets_the_fault_once() {
     commit(&store, "a", &[story("a", 4, "four", 4)], at(4));
     assert_eq!(titles(&store), ["four", "one"]);
 }
+
+/// A story of `source` whose link is `n` and whose guid is `guid`.
+fn with_guid(source: &str, n: u32, guid: &str, day: u32) -> Story {
+    let mut s = story(source, n, &format!("기사 {guid}"), day);
+    s.guid = Some(guid.to_owned());
+    s
+}
+
+#[test]
+fn a_story_is_found_by_its_guid_when_its_link_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = [with_guid("mk", 1, "a", 1), with_guid("mk", 2, "b", 1)];
+    commit_keeping_state(&store, "mk", &first, at(1));
+    let moved = [with_guid("mk", 11, "a", 2), with_guid("mk", 12, "b", 2)];
+    let counts = commit_keeping_state(&store, "mk", &moved, at(2));
+    assert_eq!((counts.new, counts.updated), (0, 2));
+    assert_eq!(store.len(), 2);
+    let a = store.get(&first[0].key()).unwrap().unwrap();
+    assert_eq!(a.link, moved[0].link, "updated in place");
+    assert_eq!(
+        a.identity, first[0].identity,
+        "its republished guid never changes"
+    );
+    // The source's state names the stories as stored, so retention keeps them.
+    let state = store
+        .source_state(&SourceId::new("mk").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.current, vec![first[0].key(), first[1].key()]);
+}
+
+#[test]
+fn two_items_of_one_document_never_land_on_one_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = [with_guid("mk", 1, "a", 1), with_guid("mk", 2, "b", 1)];
+    commit_keeping_state(&store, "mk", &first, at(1));
+    // `a` moved to `b`'s old link (its own key now), and `b` to a new one: `b`'s guid would
+    // find the story `a` now lands on, so `b` is a story of its own.
+    let moved = [with_guid("mk", 2, "a", 2), with_guid("mk", 3, "b", 2)];
+    let counts = commit_keeping_state(&store, "mk", &moved, at(2));
+    assert_eq!(counts.new, 1);
+    assert_eq!(store.len(), 3);
+}
+
+/// A poll committed with the source's stored state carried on, as the pipeline does.
+fn commit_keeping_state(
+    store: &Store,
+    source: &str,
+    stories: &[Story],
+    now: DateTime<Utc>,
+) -> CommitCounts {
+    let id = SourceId::new(source).unwrap();
+    let mut state = store.source_state(&id).unwrap().unwrap_or_default();
+    state.current = stories.iter().map(Story::key).collect();
+    store
+        .commit_one(id, stories.to_vec(), state, now)
+        .unwrap()
+        .counts
+}

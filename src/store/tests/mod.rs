@@ -67,6 +67,7 @@ fn story(source: &str, n: u32, title: &str, day: u32) -> Story {
         updated: at(day),
         first_seen: at(day),
         lang: None,
+        guid: None,
         sources: vec![],
     };
     s.sources = vec![StorySource {
