@@ -2,7 +2,10 @@
 //! prepare and commit, group commits judged as the same polls one by one, and many commits
 //! beside flushes.
 
+use proptest::prelude::Strategy;
+
 use super::*;
+use crate::dedupe::Priorities;
 
 #[test]
 fn a_commit_stores_stories_newest_first_and_the_source_state() {
@@ -439,4 +442,74 @@ fn commit_keeping_state(
         .commit_one(id, stories.to_vec(), state, now)
         .unwrap()
         .counts
+}
+
+/// One source's copy of one linked story for the order property: `s{source}`'s text of
+/// `words` words, damaged or not, first sent `source` minutes after the others' start.
+fn copy_of(source: usize, words: usize, damaged: bool) -> Story {
+    let mut title = "삼성 ".repeat(words);
+    if damaged {
+        title.push_str("â€™");
+    }
+    let mut s = story(&format!("s{source}"), 1, title.trim(), 2);
+    let seen = at(2) + chrono::Duration::minutes(source as i64);
+    (s.first_seen, s.updated) = (seen, seen);
+    s.authors = if source % 2 == 0 {
+        vec![format!("기자 {source}")]
+    } else {
+        vec![]
+    };
+    s.sources[0].fingerprint = s.fingerprint();
+    s
+}
+
+/// The stored story after `order`'s polls, sources sorted, and the source that speaks.
+fn stored_after(copies: &[Story], order: &[usize], priorities: &Priorities) -> (Story, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for &i in order {
+        let source = copies[i].sources[0].id.to_string();
+        let mut commit = poll(
+            &store,
+            &source,
+            std::slice::from_ref(&copies[i]),
+            copies[i].first_seen,
+        );
+        commit.priorities = priorities.clone();
+        store.commit_group(vec![commit]).pop().unwrap().unwrap();
+    }
+    let mut story = store.get(&copies[0].key()).unwrap().unwrap();
+    let speaker = story.sources[0].id.to_string();
+    story.sources.sort_by(|a, b| a.id.cmp(&b.id));
+    (story, speaker)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// The stored story (every visible field, and the source that speaks) does not depend
+    /// on the order in which 2–4 sources' copies (some damaged, of different lengths and
+    /// priorities) arrive.
+    #[test]
+    fn the_stored_story_does_not_depend_on_the_order_copies_arrive_in(
+        (copies, order, ranks) in (2usize..=4).prop_flat_map(|n| (
+            proptest::collection::vec((1usize..4, proptest::bool::ANY), n),
+            proptest::strategy::Just((0..n).collect::<Vec<_>>()).prop_shuffle(),
+            proptest::collection::vec(-1i64..2, n),
+        ))
+    ) {
+        let copies: Vec<Story> = copies
+            .iter()
+            .enumerate()
+            .map(|(i, &(words, damaged))| copy_of(i, words, damaged))
+            .collect();
+        let priorities = Priorities::new(
+            ranks.iter().enumerate().map(|(i, p)| (format!("s{i}"), *p)),
+        );
+        let in_order: Vec<usize> = (0..copies.len()).collect();
+        proptest::prop_assert_eq!(
+            stored_after(&copies, &in_order, &priorities),
+            stored_after(&copies, &order, &priorities)
+        );
+    }
 }
