@@ -161,8 +161,10 @@ fn copy_story(source: usize, words: usize, damaged: bool, authors: bool) -> Stor
     s
 }
 
-fn copies_in_two_orders()
--> impl Strategy<Value = (Vec<(usize, usize, bool, bool)>, Vec<usize>, Vec<i64>)> {
+/// Copies `(source, words, damaged, authors)`, an arrival order, and each source's priority.
+type Arrivals = (Vec<(usize, usize, bool, bool)>, Vec<usize>, Vec<i64>);
+
+fn copies_in_two_orders() -> impl Strategy<Value = Arrivals> {
     (2usize..=4)
         .prop_flat_map(|n| {
             let copies = prop::collection::vec((1usize..4, any::<bool>(), any::<bool>()), n);

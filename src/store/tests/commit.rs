@@ -454,7 +454,7 @@ fn copy_of(source: usize, words: usize, damaged: bool) -> Story {
     let mut s = story(&format!("s{source}"), 1, title.trim(), 2);
     let seen = at(2) + chrono::Duration::minutes(source as i64);
     (s.first_seen, s.updated) = (seen, seen);
-    s.authors = if source % 2 == 0 {
+    s.authors = if source.is_multiple_of(2) {
         vec![format!("기자 {source}")]
     } else {
         vec![]
