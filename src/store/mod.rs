@@ -6,13 +6,14 @@
 //! as new or edited is `dedupe`'s pure rule, which the store runs under its single writer
 //! lock, so two sources committing the same story merge instead of overwriting each other.
 //!
-//! Layout (schema 3): one record per story, because sled's cost is per record written.
+//! Layout (schema 4): one record per story, because sled's cost is per record written.
 //! - tree `meta`: `schema` → layout version (u32 BE); `created` → when the store was created
 //!   (or first opened by a release that records it); `served/NAME.EXT` → the last version of
 //!   an output feed the publish side served in that format (its ETag and Last-Modified), so
 //!   Last-Modified moves exactly when the bytes do, across restarts. The index snapshot.
 //! - tree `data`: `S` + first-seen time (µs, u64 BE) + story key (16 bytes) → story record
-//!   (header, then body); `C` + source id → source-state record. One tree, so one batch covers
+//!   (header, then body: every source's copy, and which one speaks); `C` + source id →
+//!   source-state record (with the guid aliases of its last document). One tree, so one batch covers
 //!   a poll. The time prefix keeps a poll's new stories side by side in the tree (they share
 //!   their first-seen time), so sled rewrites a few leaves per batch instead of one per story;
 //!   a story's first-seen time never changes, and the in-memory index gives it for any key.
@@ -21,14 +22,14 @@
 //! writes them to `meta` as a snapshot tagged with the data generation (`G` in `data`, bumped
 //! in every batch that changes stories); an open whose generation matches loads the snapshot,
 //! any other open (after a crash, say) rebuilds the indexes from the record headers. Schemas 1
-//! (four trees with on-disk indexes) and 2 (story keys without the time prefix) are migrated at
-//! open.
+//! (four trees with on-disk indexes), 2 (story keys without the time prefix) and 3 (one copy
+//! per story record) are migrated at open.
 //!
 //! Rooms: this file holds the public types, the `Store` handle, key encoding and the data
 //! generation; `open.rs` opening (recovery, migration dispatch, the snapshot), closing and
 //! flushing; `commit.rs` the one commit path (prepare, then a group commit: stage, apply);
-//! `read.rs` every read; `prune.rs` the per-source cap and retention; `records.rs` the on-disk
-//! records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
+//! `read.rs` every read; `prune.rs` the per-source cap and retention; `alias.rs` finding a story by its guid; `story_record.rs` story records, `legacy.rs` older
+//! ones; `records.rs` the other on-disk records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
 
 mod alias;
 mod commit;
