@@ -265,6 +265,25 @@ pub(super) fn join_record(header: &StoryHeader, body: &[u8]) -> Vec<u8> {
 
 /// A story record with its copies; the visible story is the speaking copy's.
 pub(super) fn decode_held(bytes: &[u8]) -> Result<Held, RecordError> {
+    let (mut story, copies, chosen) = decode_parts(bytes)?;
+    copies[chosen].speak_for(&mut story);
+    Ok(Held { story, copies })
+}
+
+/// The visible story of a record: the speaking copy's fields moved, not copied.
+pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
+    let (mut story, mut copies, chosen) = decode_parts(bytes)?;
+    let c = copies.swap_remove(chosen);
+    (story.link, story.title, story.summary, story.content) =
+        (c.link, c.title, c.summary, c.content);
+    (story.authors, story.categories, story.lang) = (c.authors, c.categories, c.lang);
+    (story.published, story.updated) = (c.published, c.updated);
+    Ok(story)
+}
+
+/// A record's story without its visible fields, its copies, and the index of the one that
+/// speaks (checked to exist).
+fn decode_parts(bytes: &[u8]) -> Result<(Story, Vec<StoryCopy>, usize), RecordError> {
     let decode_err = |e: postcard::Error| RecordError::Decode(e.to_string());
     let (header, rest) = split_record(bytes)?;
     // A damaged length prefix must not make us allocate gigabytes.
@@ -284,10 +303,11 @@ pub(super) fn decode_held(bytes: &[u8]) -> Result<Held, RecordError> {
         .into_iter()
         .map(copy_of)
         .collect::<Result<Vec<_>, _>>()?;
-    let Some(speaker) = copies.get(b.chosen as usize) else {
+    let chosen = b.chosen as usize;
+    if chosen >= copies.len() {
         return Err(RecordError::Decode("a story without its copy".into()));
-    };
-    let mut story = Story {
+    }
+    let story = Story {
         identity: identity_of(b.kind, &b.scope, b.value)?,
         link: None,
         title: String::new(),
@@ -302,8 +322,7 @@ pub(super) fn decode_held(bytes: &[u8]) -> Result<Held, RecordError> {
         guid: None,
         sources: sources_of(header.sources)?,
     };
-    speaker.speak_for(&mut story);
-    Ok(Held { story, copies })
+    Ok((story, copies, chosen))
 }
 
 fn copy_of(c: CopyOwned) -> Result<StoryCopy, RecordError> {
@@ -320,9 +339,4 @@ fn copy_of(c: CopyOwned) -> Result<StoryCopy, RecordError> {
         first_seen: time(c.first_seen),
         lang: c.lang,
     })
-}
-
-/// The visible story of a record.
-pub(super) fn decode_story(bytes: &[u8]) -> Result<Story, RecordError> {
-    decode_held(bytes).map(|held| held.story)
 }

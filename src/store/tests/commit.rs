@@ -513,3 +513,29 @@ proptest::proptest! {
         );
     }
 }
+
+#[test]
+fn a_changed_priority_re_chooses_at_the_next_commit_of_an_unchanged_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (short, long) = (story("a", 1, "짧다", 1), story("b", 1, "훨씬 길다", 1));
+    let committed = |source: &str, s: &Story, priorities: Priorities| {
+        let mut commit = poll(&store, source, std::slice::from_ref(s), at(2));
+        commit.priorities = priorities;
+        store
+            .commit_group(vec![commit])
+            .pop()
+            .unwrap()
+            .unwrap()
+            .counts
+    };
+    committed("a", &short, Priorities::default());
+    committed("b", &long, Priorities::default());
+    assert_eq!(store.get(&short.key()).unwrap().unwrap().title, "훨씬 길다");
+    // `a` sends the same version again, now with a higher priority: it speaks.
+    let first = Priorities::new([("a".to_owned(), 1)]);
+    assert_eq!(committed("a", &short, first.clone()).updated, 1);
+    assert_eq!(store.get(&short.key()).unwrap().unwrap().title, "짧다");
+    // And again: nothing left to do.
+    assert_eq!(committed("a", &short, first).unchanged, 1);
+}
