@@ -23,7 +23,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use sosik::config::Config;
-use sosik::dedupe::decide;
+use sosik::dedupe::{Held, Priorities, decide};
 use sosik::fetch::{Fetched, ResponseMeta};
 use sosik::filter::Filter;
 use sosik::model::{SourceId, SourceState, Story};
@@ -138,15 +138,17 @@ fn dedupe(c: &mut Criterion) {
         .expect("neighbouring feeds share stories");
     let original = a.iter().find(|o| o.key() == copy.key()).expect("found");
     let at = now();
+    let none = Priorities::default();
+    let held = Held::first(original);
     let mut group = c.benchmark_group("dedupe");
     group.bench_function("new", |bench| {
-        bench.iter(|| decide(None, black_box(original), at))
+        bench.iter(|| decide(None, black_box(original), at, &none))
     });
     group.bench_function("unchanged", |bench| {
-        bench.iter(|| decide(Some(original), black_box(original), at))
+        bench.iter(|| decide(Some(&held), black_box(original), at, &none))
     });
     group.bench_function("merged", |bench| {
-        bench.iter(|| decide(Some(original), black_box(copy), at))
+        bench.iter(|| decide(Some(&held), black_box(copy), at, &none))
     });
     group.finish();
 }

@@ -226,6 +226,7 @@ fn commit_grouped(store: &Store, batches: &[Batch], group: usize) -> Result<(), 
                 prepared: store.prepare(stories),
                 state: state_for(stories),
                 now: *now,
+                priorities: Default::default(),
             })
             .collect();
         for result in store.commit_group(polls) {

@@ -125,6 +125,80 @@ pub struct StorySource {
     pub fingerprint: u64,
 }
 
+/// One source's copy of a story: the fields a source speaks for, as that source sent them.
+///
+/// A story carried by several sources under one identity keeps every source's copy; the one
+/// that speaks for the story (its visible fields, wholesale) is chosen by
+/// `dedupe::choose`, the same whatever order the copies arrived in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryCopy {
+    /// The source that sent this copy.
+    pub source: SourceId,
+    /// The link as this source sent it (canonical).
+    pub link: Option<String>,
+    /// Plain text title.
+    pub title: String,
+    /// Sanitized HTML.
+    pub summary: Option<String>,
+    /// Sanitized HTML.
+    pub content: Option<String>,
+    /// Author names.
+    pub authors: Vec<String>,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// Publication time as this source gave it.
+    pub published: DateTime<Utc>,
+    /// The feed's `updated` at first sight, then the time this source last edited its copy.
+    pub updated: DateTime<Utc>,
+    /// When this source first sent the story.
+    pub first_seen: DateTime<Utc>,
+    /// Language tag from the item or its feed.
+    pub lang: Option<String>,
+}
+
+impl StoryCopy {
+    /// `story`'s visible fields as a copy of `source`.
+    pub fn of(story: &Story, source: SourceId) -> StoryCopy {
+        StoryCopy {
+            source,
+            link: story.link.clone(),
+            title: story.title.clone(),
+            summary: story.summary.clone(),
+            content: story.content.clone(),
+            authors: story.authors.clone(),
+            categories: story.categories.clone(),
+            published: story.published,
+            updated: story.updated,
+            first_seen: story.first_seen,
+            lang: story.lang.clone(),
+        }
+    }
+
+    /// [`Story::fingerprint`] of this copy: the version its source last sent.
+    pub fn fingerprint(&self) -> u64 {
+        fingerprint(
+            &self.title,
+            self.summary.as_deref(),
+            self.content.as_deref(),
+            &self.categories,
+        )
+    }
+
+    /// Makes this copy the story's visible fields, wholesale (identity, first-seen time and
+    /// sources are the story's own and stay).
+    pub fn speak_for(&self, story: &mut Story) {
+        story.link = self.link.clone();
+        story.title = self.title.clone();
+        story.summary = self.summary.clone();
+        story.content = self.content.clone();
+        story.authors = self.authors.clone();
+        story.categories = self.categories.clone();
+        story.published = self.published;
+        story.updated = self.updated;
+        story.lang = self.lang.clone();
+    }
+}
+
 /// One story: what a feed item becomes after normalization, and what is stored and republished.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Story {
@@ -152,7 +226,14 @@ pub struct Story {
     pub first_seen: DateTime<Utc>,
     /// Language tag from the item or its feed, if given.
     pub lang: Option<String>,
-    /// Every source that carried this story, in the order sosik first saw them.
+    /// The source's own guid/id for this item, when it is unique within the fetched document:
+    /// a second key the story is found by (SPEC "Story identity and dedupe", second stage),
+    /// so an item whose link changed from one poll to the next is the same story. Set by
+    /// normalize for the story of one poll; not stored with the story (the source's state
+    /// keeps the guids of its last document).
+    pub guid: Option<String>,
+    /// Every source that carried this story: the one whose copy speaks for it first, then the
+    /// others in the order sosik first saw them.
     pub sources: Vec<StorySource>,
 }
 
@@ -164,31 +245,42 @@ impl Story {
 
     /// A hash of the fields whose change makes an edit: title, summary, content, categories.
     pub fn fingerprint(&self) -> u64 {
-        let mut h = blake3::Hasher::new();
-        for part in [
-            Some(self.title.as_str()),
+        fingerprint(
+            &self.title,
             self.summary.as_deref(),
             self.content.as_deref(),
-        ] {
-            match part {
-                Some(text) => {
-                    h.update(b"1");
-                    h.update(&(text.len() as u64).to_le_bytes());
-                    h.update(text.as_bytes());
-                }
-                None => {
-                    h.update(b"0");
-                }
+            &self.categories,
+        )
+    }
+}
+
+/// [`Story::fingerprint`] of the fields it hashes.
+fn fingerprint(
+    title: &str,
+    summary: Option<&str>,
+    content: Option<&str>,
+    categories: &[String],
+) -> u64 {
+    let mut h = blake3::Hasher::new();
+    for part in [Some(title), summary, content] {
+        match part {
+            Some(text) => {
+                h.update(b"1");
+                h.update(&(text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+            None => {
+                h.update(b"0");
             }
         }
-        for category in &self.categories {
-            h.update(&(category.len() as u64).to_le_bytes());
-            h.update(category.as_bytes());
-        }
-        let mut out = [0u8; 8];
-        out.copy_from_slice(&h.finalize().as_bytes()[..8]);
-        u64::from_le_bytes(out)
     }
+    for category in categories {
+        h.update(&(category.len() as u64).to_le_bytes());
+        h.update(category.as_bytes());
+    }
+    let mut out = [0u8; 8];
+    out.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(out)
 }
 
 #[cfg(test)]
@@ -276,6 +368,11 @@ pub struct SourceState {
     /// Keys of the stories in the last document read. Retention and the per-source cap never
     /// remove these, or a story still in the feed would come back as new on the next poll.
     pub current: Vec<StoryKey>,
+    /// The guids of the last document as keys (`Identity::Guid` of this source), each with
+    /// the story it was found as when that is another key: how a story whose link changed is
+    /// found again by its guid. Only stories in `current`, which are never removed, so an
+    /// alias never outlives its story. Written by the store's commit.
+    pub aliases: Vec<(StoryKey, StoryKey)>,
 }
 
 /// The transitions a poll makes. The pipeline decides when; these say what each one changes,

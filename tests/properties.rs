@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use sosik::decode::{DecodeError, decode};
-use sosik::dedupe::{Change, decide};
+use sosik::dedupe::{Change, Held, Priorities, decide};
 use sosik::fetch::{Fetched, ResponseMeta};
 use sosik::filter::Filter;
 use sosik::model::{Identity, SourceId, Story, StoryKey, StorySource};
@@ -358,6 +358,7 @@ fn sample_story() -> Story {
         updated: now(),
         first_seen: now(),
         lang: Some("ko-KR".into()),
+        guid: None,
         sources: Vec::new(),
     };
     story.sources = vec![StorySource {
@@ -544,6 +545,7 @@ fn incoming(copy: &Copy, seen_at: DateTime<Utc>) -> Story {
         updated: seen_at,
         first_seen: seen_at,
         lang: None,
+        guid: None,
         sources: Vec::new(),
     };
     story.sources = vec![StorySource {
@@ -555,14 +557,18 @@ fn incoming(copy: &Copy, seen_at: DateTime<Utc>) -> Story {
 
 /// Applies `copies` in order to an empty store, as the store's transaction does.
 fn apply(copies: &[Copy]) -> BTreeMap<StoryKey, BTreeSet<String>> {
-    let mut store: HashMap<StoryKey, Story> = HashMap::new();
+    let mut store: HashMap<StoryKey, Held> = HashMap::new();
     for (i, copy) in copies.iter().enumerate() {
         let at = now() + chrono::Duration::minutes(i as i64);
         let story = incoming(copy, at);
         let key = story.key();
-        match decide(store.get(&key), &story, at) {
+        match decide(store.get(&key), &story, at, &Priorities::default()) {
             Change::New(s) | Change::Updated(s) | Change::Merged(s) => {
-                assert_eq!(s.key(), key, "a decision moved the story to another key");
+                assert_eq!(
+                    s.story.key(),
+                    key,
+                    "a decision moved the story to another key"
+                );
                 store.insert(key, s);
             }
             Change::Unchanged => {}
@@ -570,8 +576,13 @@ fn apply(copies: &[Copy]) -> BTreeMap<StoryKey, BTreeSet<String>> {
     }
     store
         .into_iter()
-        .map(|(key, story)| {
-            let sources = story.sources.iter().map(|s| s.id.to_string()).collect();
+        .map(|(key, held)| {
+            let sources = held
+                .story
+                .sources
+                .iter()
+                .map(|s| s.id.to_string())
+                .collect();
             (key, sources)
         })
         .collect()

@@ -282,6 +282,7 @@ mod tests {
         assert_eq!(fields_of::<RawConfig>(), TOP);
         assert!(fields_of::<RawPoll>().contains(&"per_host_concurrency"));
         assert!(fields_of::<RawSource>().contains(&"timezone"));
+        assert!(fields_of::<RawSource>().contains(&"priority"));
     }
 
     #[test]

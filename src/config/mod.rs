@@ -56,6 +56,9 @@ pub const DEFAULT_PER_HOST_CONCURRENCY: u64 = 2;
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 /// `outputs.NAME.limit`.
 pub const DEFAULT_OUTPUT_LIMIT: u64 = 50;
+/// The largest `[sources.ID] priority` either way: far beyond any ranking people write, and
+/// a typo such as an extra zero row of digits is named rather than silently obeyed.
+pub const MAX_PRIORITY: i64 = 1_000_000;
 
 /// How far apart two copies' first-seen times may be for them to be one story.
 pub const DEFAULT_MERGE_WINDOW: &str = "48h";
@@ -268,6 +271,9 @@ pub struct SourceConfig {
     pub timezone: chrono_tz::Tz,
     /// Disabled sources are kept in the config but never polled.
     pub enabled: bool,
+    /// Which copy speaks for a story several sources carry: the higher first, after damage
+    /// (SPEC "Stories, not links"). Default 0.
+    pub priority: i64,
 }
 
 /// `[outputs.NAME]`: one republished feed.
@@ -388,6 +394,15 @@ impl Config {
                 problems: found.errors.into_iter().map(|p| place.problem(p)).collect(),
             }),
         }
+    }
+
+    /// Every source's `priority`, for the store's choice of the copy that speaks.
+    pub fn priorities(&self) -> crate::dedupe::Priorities {
+        crate::dedupe::Priorities::new(
+            self.sources
+                .iter()
+                .map(|s| (s.id.as_str().to_owned(), s.priority)),
+        )
     }
 
     /// The source with this id.

@@ -78,6 +78,7 @@ pub(super) struct RawSource {
     pub(super) tags: Vec<String>,
     pub(super) timezone: Option<String>,
     pub(super) enabled: Option<bool>,
+    pub(super) priority: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -90,6 +90,18 @@ impl RawSource {
                 .collect(),
             timezone,
             enabled: self.enabled.unwrap_or(true),
+            priority: match self.priority {
+                None => 0,
+                Some(p) if (-MAX_PRIORITY..=MAX_PRIORITY).contains(&p) => p,
+                Some(p) => {
+                    return Err(Problem::new(
+                        key("priority"),
+                        format!(
+                            "{p} is out of range; use an integer from -{MAX_PRIORITY} to {MAX_PRIORITY}"
+                        ),
+                    ));
+                }
+            },
         })
     }
 }

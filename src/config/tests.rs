@@ -216,3 +216,31 @@ fn merging_is_on_by_default_and_named_when_misspelled() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_source_priority_defaults_to_zero_and_is_checked() {
+    assert_eq!(load(SOURCE).sources[0].priority, 0);
+    let set = load(&format!("{SOURCE}priority = -3\n"));
+    assert_eq!(set.sources[0].priority, -3);
+    assert_eq!(set.priorities().of("a"), -3);
+    let env = load_env(SOURCE, &[("SOSIK__SOURCES__A__PRIORITY", "7")]);
+    assert_eq!(env.sources[0].priority, 7);
+    let shown = problems(&format!("{SOURCE}priority = 5000000\n"), &[]);
+    assert!(
+        shown
+            .iter()
+            .any(|p| p.contains("sources.a.priority") && p.contains("out of range")),
+        "{shown:?}"
+    );
+    let shown = problems(&format!("{SOURCE}priority = \"high\"\n"), &[]);
+    assert!(shown.iter().any(|p| p.contains("priority")), "{shown:?}");
+}
+
+fn load_env(text: &str, env: &[(&str, &str)]) -> Config {
+    let (_dir, file) = write(text);
+    let env = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::load_with_env(&file, Some(env)).unwrap()
+}

@@ -6,20 +6,65 @@
 //! same source sent last, so two outlets wording one story differently never flip it back and
 //! forth. Never writes: the store calls [`decide`] under its writer lock, before its batch.
 
+mod rank;
+
 use chrono::{DateTime, Utc};
 
-use crate::model::Story;
+pub use rank::{Priorities, Rank, choose, damaged};
+
+use crate::model::{Story, StoryCopy, StorySource};
+
+/// A story as the store keeps it: its visible fields (the chosen copy's, wholesale) and every
+/// source's copy it holds. A source may have no copy (a record from before copies were kept:
+/// only its first source's copy is known); its copy is kept from its next change on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The visible story.
+    pub story: Story,
+    /// The copies, at most one per source.
+    pub copies: Vec<StoryCopy>,
+}
+
+impl Held {
+    /// A story seen for the first time: its one copy is its own.
+    pub fn first(incoming: &Story) -> Held {
+        let copies = incoming
+            .sources
+            .first()
+            .map(|s| StoryCopy::of(incoming, s.id.clone()))
+            .into_iter()
+            .collect();
+        Held {
+            story: incoming.clone(),
+            copies,
+        }
+    }
+
+    /// Makes the best copy under `priorities` speak for the story: its fields wholesale, its
+    /// source first among the sources (the others keep their order).
+    pub fn choose(&mut self, priorities: &Priorities) {
+        let Some(best) = choose(&self.copies, priorities) else {
+            return;
+        };
+        let copy = &self.copies[best];
+        copy.speak_for(&mut self.story);
+        if let Some(at) = self.story.sources.iter().position(|s| s.id == copy.source) {
+            let speaker = self.story.sources.remove(at);
+            self.story.sources.insert(0, speaker);
+        }
+    }
+}
 
 /// What to do with an incoming story.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Not stored yet: store it.
-    New(Story),
-    /// This source changed the story's text or categories: store the new version.
-    Updated(Story),
-    /// Same text, but the stored record learns something (another source carries it, or this
-    /// source's fingerprint moved): store it, but it is not an edit.
-    Merged(Story),
+    New(Held),
+    /// The visible story changed (an edit, or another copy now speaks for it): store it.
+    Updated(Held),
+    /// The visible story is the same, but the stored record learns something (another
+    /// source's copy, a source's edit of a copy that does not speak): store it, not an edit.
+    Merged(Held),
     /// Nothing to store.
     Unchanged,
 }
@@ -27,17 +72,17 @@ pub enum Change {
 /// What [`decide`] answers when the stored story's sources settle it, without its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shortcut {
-    /// [`Change::Unchanged`].
+    /// [`Change::Unchanged`], as long as the priorities the copy was chosen under still hold.
     Unchanged,
-    /// [`Change::Merged`] with the stored story as it is, plus the incoming source appended.
+    /// A source new to the story: its copy joins the others (the text decides what speaks).
     AddSource,
 }
 
 /// [`decide`]'s answer from the stored story's `(source id, fingerprint)` pairs alone, when
 /// they settle it: the incoming source already carries this exact version (unchanged), or has
-/// never carried the story (another source's copy: the source is added). `None` when the
-/// source sent a different version: only the text can say whether that is an edit. Lets the
-/// store judge most known stories from a record's header, without decoding its body.
+/// never carried the story (another source's copy joins). `None` when the source sent a
+/// different version: only the text can say whether that is an edit. Lets the store skip most
+/// known stories from a record's header, without decoding its body.
 pub fn shortcut<'a>(
     stored: impl IntoIterator<Item = (&'a str, u64)>,
     incoming: &Story,
@@ -53,212 +98,85 @@ pub fn shortcut<'a>(
 }
 
 /// Decides what `incoming` (fresh from one source, carrying exactly that source in
-/// `sources`) means against the `stored` version, at time `now`. The sources settle most
-/// cases ([`shortcut`]); only a source that sent a different version needs the text.
-pub fn decide(stored: Option<&Story>, incoming: &Story, now: DateTime<Utc>) -> Change {
+/// `sources`) means against the `stored` story, at time `now`, choosing the copy that speaks
+/// under `priorities`. An edit is judged per source: the source's copy is replaced by what
+/// it sent (its `updated` becomes `now` when its title, summary, content or categories
+/// changed); the story is [`Change::Updated`] when its visible fields changed, whichever copy
+/// made them change.
+pub fn decide(
+    stored: Option<&Held>,
+    incoming: &Story,
+    now: DateTime<Utc>,
+    priorities: &Priorities,
+) -> Change {
     let Some(stored) = stored else {
-        return Change::New(incoming.clone());
+        return Change::New(Held::first(incoming));
+    };
+    let Some(from) = incoming.sources.first() else {
+        return Change::Unchanged;
     };
     let pairs = stored
+        .story
         .sources
         .iter()
         .map(|s| (s.id.as_str(), s.fingerprint));
-    match shortcut(pairs, incoming) {
-        Some(Shortcut::Unchanged) => return Change::Unchanged,
-        Some(Shortcut::AddSource) => {
-            let mut next = stored.clone();
-            next.sources.extend(incoming.sources.first().cloned());
-            return Change::Merged(next);
-        }
-        None => {}
-    }
-    // The source carries the story, and sent another version of it.
     let mut next = stored.clone();
-    if let Some(from) = incoming.sources.first()
-        && let Some(kept) = next.sources.iter_mut().find(|s| s.id == from.id)
+    match shortcut(pairs, incoming) {
+        // The same text under another link (a story found by its guid): the copy follows.
+        Some(Shortcut::Unchanged)
+            if next
+                .copies
+                .iter()
+                .any(|c| c.source == from.id && c.link != incoming.link) =>
+        {
+            keep_edit(&mut next, from, incoming, now)
+        }
+        Some(Shortcut::Unchanged) => {}
+        Some(Shortcut::AddSource) => {
+            next.story.sources.push(from.clone());
+            next.copies.push(StoryCopy::of(incoming, from.id.clone()));
+            // First seen when its first copy was (copies arrive in time order, so this only
+            // moves when a caller replays older copies).
+            next.story.first_seen = next.story.first_seen.min(incoming.first_seen);
+        }
+        None => keep_edit(&mut next, from, incoming, now),
+    }
+    next.choose(priorities);
+    if next == *stored {
+        Change::Unchanged
+    } else if next.story.fingerprint() != stored.story.fingerprint()
+        || next.story.link != stored.story.link
+        || next.story.authors != stored.story.authors
     {
+        Change::Updated(next)
+    } else {
+        Change::Merged(next)
+    }
+}
+
+/// The source `from` sent another version of the story: its fingerprint and its copy follow.
+fn keep_edit(next: &mut Held, from: &StorySource, incoming: &Story, now: DateTime<Utc>) {
+    if let Some(kept) = next.story.sources.iter_mut().find(|s| s.id == from.id) {
         kept.fingerprint = from.fingerprint;
     }
-    if stored.fingerprint() == incoming.fingerprint() {
-        return Change::Merged(next);
+    let mut copy = StoryCopy::of(incoming, from.id.clone());
+    match next.copies.iter_mut().find(|c| c.source == from.id) {
+        Some(old) => {
+            copy.first_seen = old.first_seen;
+            copy.updated = if old.fingerprint() == copy.fingerprint() {
+                old.updated
+            } else {
+                now.max(old.updated)
+            };
+            *old = copy;
+        }
+        // A source whose copy was not kept (an old record): an edit from now on.
+        None => {
+            copy.updated = now.max(next.story.updated);
+            next.copies.push(copy);
+        }
     }
-    next.title = incoming.title.clone();
-    next.summary = incoming.summary.clone();
-    next.content = incoming.content.clone();
-    next.categories = incoming.categories.clone();
-    next.authors = incoming.authors.clone();
-    if next.link.is_none() {
-        next.link = incoming.link.clone();
-    }
-    next.updated = now.max(stored.updated);
-    Change::Updated(next)
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-    use proptest::prelude::*;
-
-    use super::*;
-    use crate::model::{Identity, SourceId, StorySource};
-
-    fn at(h: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 27, h, 0, 0).unwrap()
-    }
-
-    fn story(source: &str, title: &str, first_seen: DateTime<Utc>) -> Story {
-        let mut s = Story {
-            identity: Identity::Link("https://www.mk.co.kr/news/it/11".into()),
-            link: Some("https://www.mk.co.kr/news/it/11".into()),
-            title: title.into(),
-            summary: Some("요약".into()),
-            content: None,
-            authors: vec![],
-            categories: vec!["IT·과학".into()],
-            published: at(1),
-            updated: at(1),
-            first_seen,
-            lang: None,
-            sources: vec![],
-        };
-        s.sources = vec![StorySource {
-            id: SourceId::new(source).unwrap(),
-            fingerprint: s.fingerprint(),
-        }];
-        s
-    }
-
-    #[test]
-    fn a_story_not_stored_is_new() {
-        let s = story("mk-all", "a", at(2));
-        assert_eq!(decide(None, &s, at(2)), Change::New(s));
-    }
-
-    #[test]
-    fn the_same_version_again_is_unchanged() {
-        let s = story("mk-all", "a", at(2));
-        assert_eq!(
-            decide(Some(&s), &story("mk-all", "a", at(3)), at(3)),
-            Change::Unchanged
-        );
-    }
-
-    #[test]
-    fn an_edit_updates_in_place() {
-        let stored = story("mk-all", "초안", at(2));
-        let Change::Updated(next) =
-            decide(Some(&stored), &story("mk-all", "고친 제목", at(5)), at(5))
-        else {
-            panic!("an edited title must be an update");
-        };
-        assert_eq!(next.title, "고친 제목");
-        assert_eq!(next.first_seen, at(2), "first seen never moves");
-        assert_eq!(next.updated, at(5));
-        assert_eq!(next.key(), stored.key());
-        assert_eq!(next.sources.len(), 1);
-        assert_eq!(next.sources[0].fingerprint, next.fingerprint());
-    }
-
-    #[test]
-    fn a_second_source_is_remembered_without_an_edit() {
-        let stored = story("mk-all", "a", at(2));
-        let Change::Merged(next) = decide(
-            Some(&stored),
-            &story("mk-it", "a, worded otherwise", at(4)),
-            at(4),
-        ) else {
-            panic!("another source's copy must merge");
-        };
-        let ids: Vec<_> = next.sources.iter().map(|s| s.id.as_str()).collect();
-        assert_eq!(ids, vec!["mk-all", "mk-it"]);
-        assert_eq!(next.title, "a", "the first source's version stays");
-        // Polling both again with their own unchanged versions changes nothing.
-        assert_eq!(
-            decide(Some(&next), &story("mk-all", "a", at(6)), at(6)),
-            Change::Unchanged
-        );
-        assert_eq!(
-            decide(
-                Some(&next),
-                &story("mk-it", "a, worded otherwise", at(6)),
-                at(6)
-            ),
-            Change::Unchanged
-        );
-    }
-
-    #[test]
-    fn the_outcome_of_two_sources_does_not_depend_on_order() {
-        let a = story("mk-all", "a", at(2));
-        let b = story("mk-it", "a", at(2));
-        let ab = match decide(Some(&a), &b, at(3)) {
-            Change::Merged(s) => s,
-            other => panic!("{other:?}"),
-        };
-        let ba = match decide(Some(&b), &a, at(3)) {
-            Change::Merged(s) => s,
-            other => panic!("{other:?}"),
-        };
-        let mut ids_ab: Vec<_> = ab.sources.iter().map(|s| s.id.clone()).collect();
-        let mut ids_ba: Vec<_> = ba.sources.iter().map(|s| s.id.clone()).collect();
-        ids_ab.sort();
-        ids_ba.sort();
-        assert_eq!(ids_ab, ids_ba);
-        assert_eq!(ab.fingerprint(), ba.fingerprint());
-    }
-
-    proptest! {
-        /// The sources rule, written out: a source new to the story is added to it as it is;
-        /// the same version from the same source changes nothing; another version from the
-        /// same source updates that source's fingerprint (and is an edit or a merge).
-        #[test]
-        fn decide_follows_the_sources_rule(
-            stored_sources in prop::collection::vec((0..4u8, 0..3u64), 0..4),
-            from in 0..4u8,
-            fingerprint in 0..3u64,
-        ) {
-            let mut stored = story("s0", "제목", at(2));
-            stored.sources = stored_sources
-                .iter()
-                .map(|(id, fp)| StorySource {
-                    id: SourceId::new(&format!("s{id}")).unwrap(),
-                    fingerprint: *fp,
-                })
-                .collect();
-            let mut incoming = story("s0", "제목", at(3));
-            let sent = StorySource {
-                id: SourceId::new(&format!("s{from}")).unwrap(),
-                fingerprint,
-            };
-            incoming.sources = vec![sent.clone()];
-            let change = decide(Some(&stored), &incoming, at(3));
-            match stored.sources.iter().find(|s| s.id == sent.id) {
-                None => {
-                    let mut next = stored.clone();
-                    next.sources.push(sent);
-                    prop_assert_eq!(change, Change::Merged(next));
-                }
-                Some(kept) if kept.fingerprint == fingerprint => {
-                    prop_assert_eq!(change, Change::Unchanged)
-                }
-                Some(_) => match change {
-                    Change::Merged(next) | Change::Updated(next) => {
-                        let kept = next.sources.iter().find(|s| s.id == sent.id).unwrap();
-                        prop_assert_eq!(kept.fingerprint, fingerprint);
-                        prop_assert_eq!(next.sources.len(), stored.sources.len());
-                    }
-                    other => prop_assert!(false, "{other:?}"),
-                },
-            }
-            // Whenever the shortcut answers, it is what `decide` answered.
-            let pairs = stored.sources.iter().map(|s| (s.id.as_str(), s.fingerprint));
-            let settled = shortcut(pairs, &incoming);
-            let changed = decide(Some(&stored), &incoming, at(3));
-            match settled {
-                Some(Shortcut::Unchanged) => prop_assert_eq!(changed, Change::Unchanged),
-                Some(Shortcut::AddSource) => prop_assert!(matches!(changed, Change::Merged(_))),
-                None => prop_assert!(!matches!(changed, Change::Unchanged | Change::New(_))),
-            }
-        }
-    }
-}
+mod tests;

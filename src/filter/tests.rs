@@ -30,6 +30,7 @@ fn story(title: &str) -> Story {
         updated: t,
         first_seen: t,
         lang: None,
+        guid: None,
         sources: vec![],
     }
 }
@@ -57,6 +58,7 @@ fn stories() -> [Story; 3] {
         authors: strings(&["김기자"]),
         categories: strings(&["ITㆍ과학"]),
         lang: Some("ko-KR".into()),
+        guid: None,
         sources: sources(&["mk-all"]),
         ..story("이재용·올트먼 내일 회동…오픈AI, 삼성에 투자 요청할 듯")
     };
@@ -66,12 +68,14 @@ fn stories() -> [Story; 3] {
         content: Some("<div>외국인 순매수</div><p>반도체 강세</p>".into()),
         categories: strings(&["경제", "증권"]),
         lang: Some("ko".into()),
+        guid: None,
         sources: sources(&["mk-stock", "hankyung"]),
         ..story("코스피 2,600선 회복")
     };
     let plain = Story {
         authors: strings(&["John SMITH"]),
         categories: strings(&["IT・과학"]),
+        guid: None,
         sources: sources(&["yna"]),
         ..story("ＩＴ 업계 동향")
     };

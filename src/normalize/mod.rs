@@ -134,16 +134,26 @@ fn unique_stories(
     identities: Vec<Identity>,
     ctx: &Context,
 ) -> (Vec<Story>, usize) {
+    // A guid is a key of its story only when no other item of the document uses it.
+    let mut guid_counts: HashMap<&str, usize> = HashMap::new();
+    for d in &drafts {
+        *guid_counts.entry(d.guid.as_str()).or_default() += 1;
+    }
+    let unique_guid: Vec<bool> = drafts
+        .iter()
+        .map(|d| !d.guid.is_empty() && guid_counts[d.guid.as_str()] == 1)
+        .collect();
     let mut seen = HashSet::new();
     let mut duplicates = 0;
     let mut stories = Vec::with_capacity(drafts.len());
-    for (d, identity) in drafts.into_iter().zip(identities) {
+    for ((d, identity), unique_guid) in drafts.into_iter().zip(identities).zip(unique_guid) {
         if !seen.insert(identity.key()) {
             duplicates += 1;
             continue;
         }
         let mut story = d.story;
         story.identity = identity;
+        story.guid = unique_guid.then_some(d.guid);
         story.sources = vec![StorySource {
             id: ctx.source.clone(),
             fingerprint: story.fingerprint(),
@@ -246,6 +256,7 @@ fn draft(
             .clone()
             .or_else(|| feed.language.clone())
             .filter(|l| !l.trim().is_empty()),
+        guid: None,
         sources: Vec::new(),
     };
     Draft {

@@ -322,6 +322,7 @@ impl Ingest {
             prepared,
             state: next,
             now,
+            priorities: self.config.load().priorities(),
         };
         let unknown: Vec<bool> = (commit.stories.iter())
             .map(|s| !self.store.contains(&s.key()))

@@ -94,6 +94,7 @@ pub(crate) fn story(source: &str, path: &str, title: &str, d: u32, categories: &
         updated: day(d),
         first_seen: day(d),
         lang: Some("ko".into()),
+        guid: None,
         sources: vec![],
     };
     s.sources = vec![StorySource {

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use super::{PublishError, Publisher};
 use crate::config::{Config, Merge, OutputConfig};
-use crate::model::{SourceId, Story, StoryKey};
+use crate::dedupe::{Priorities, Rank};
+use crate::model::{SourceId, Story, StoryCopy, StoryKey};
 use crate::render::{OtherCopy, SourceInfo};
 use crate::store::{Store, StoreError};
 
@@ -97,6 +98,8 @@ struct Teller<'a, I> {
     walked: usize,
     /// Stories that may be walked.
     budget: usize,
+    /// The sources' priorities, for the copy that speaks.
+    priorities: Priorities,
 }
 
 impl<'a> Teller<'a, ()> {
@@ -109,6 +112,7 @@ impl<'a> Teller<'a, ()> {
         Teller {
             walk: store.newest_among(&output.sources),
             store,
+            priorities: config.priorities(),
             config,
             output,
             seen: HashSet::new(),
@@ -180,7 +184,7 @@ impl<I> Teller<'_, I> {
         let order = |s: &Story| cluster.members.iter().position(|m| *m == s.key());
         members.sort_by_key(order);
         let chosen = (0..members.len())
-            .min_by(|&a, &b| speaks_before(config, &members[a], &members[b]))
+            .min_by(|&a, &b| speaks_before(&self.priorities, &members[a], &members[b]))
             .unwrap_or(0);
         let mut story = members.remove(chosen);
         let copies = (members.iter())
@@ -208,32 +212,13 @@ fn story_source(story: &Story) -> SourceId {
         .expect("a stored story has a source")
 }
 
-/// The order copies of one story speak in (SPEC): without decoding damage first; then the
-/// higher source priority; then the longer text; then the earlier first-seen; then the
-/// smaller source id. The same whatever order they arrived in.
-fn speaks_before(config: &Config, a: &Story, b: &Story) -> std::cmp::Ordering {
-    let damaged = |s: &Story| {
-        let text = [
-            Some(s.title.as_str()),
-            s.summary.as_deref(),
-            s.content.as_deref(),
-        ];
-        text.into_iter().flatten().any(|t| t.contains('\u{FFFD}'))
-    };
-    let length = |s: &Story| {
-        let text = [
-            Some(s.title.as_str()),
-            s.summary.as_deref(),
-            s.content.as_deref(),
-        ];
-        text.into_iter()
-            .flatten()
-            .map(|t| t.chars().count())
-            .sum::<usize>()
-    };
-    let _ = config;
-    (damaged(a).cmp(&damaged(b)))
-        .then(length(b).cmp(&length(a)))
-        .then(a.first_seen.cmp(&b.first_seen))
-        .then(story_source(a).cmp(&story_source(b)))
+/// The order copies of one story speak in (SPEC, `dedupe::Rank`): without decoding damage
+/// first; then the higher source priority; then the longer text; then the earlier first-seen;
+/// then the smaller source id. The same whatever order they arrived in.
+fn speaks_before(priorities: &Priorities, a: &Story, b: &Story) -> std::cmp::Ordering {
+    let (a, b) = (
+        StoryCopy::of(a, story_source(a)),
+        StoryCopy::of(b, story_source(b)),
+    );
+    Rank::of(&a, priorities).cmp(&Rank::of(&b, priorities))
 }

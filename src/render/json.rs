@@ -55,7 +55,8 @@ struct JsonAuthor<'a> {
 
 #[derive(Serialize)]
 struct SosikExtension<'a> {
-    /// Ids of the sources that carried the story, in first-seen order.
+    /// Ids of the sources that carried the story: the one whose copy speaks first, then the
+    /// others in first-seen order.
     sources: Vec<&'a str>,
     /// The story's other copies: other sources' links and titles for the same event.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -7,11 +7,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sled::IVec;
 
-use super::records::{self, encode_source, encode_story, header_of, join_record, split_record};
-use super::{
-    CommitCounts, Committed, PollCommit, Prepared, Store, StoreError, state_key, story_key,
+use super::records::encode_source;
+use super::story_record::{
+    self, StoryHeader, decode_held, encode_held, encode_story, header_of, held_header, join_record,
+    split_record,
 };
-use crate::dedupe::{self, Change, Shortcut};
+use super::{
+    CommitCounts, Committed, PollCommit, Prepared, Store, StoreError, alias, state_key, story_key,
+};
+use crate::dedupe::{self, Change, Priorities, Shortcut};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 
 /// What a group commit will write: story records by key (the latest staged version, at its
@@ -21,7 +25,7 @@ use crate::model::{SourceId, SourceState, Story, StoryKey};
 struct Group {
     pending: HashMap<StoryKey, (i64, IVec)>,
     removals: Vec<[u8; 25]>,
-    written: Vec<(StoryKey, records::StoryHeader)>,
+    written: Vec<(StoryKey, story_record::StoryHeader)>,
     states: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -48,7 +52,7 @@ impl Group {
 struct Staged {
     key: StoryKey,
     record: IVec,
-    header: records::StoryHeader,
+    header: story_record::StoryHeader,
     moved_from: Option<i64>,
 }
 
@@ -133,7 +137,8 @@ impl Store {
         results
     }
 
-    /// One poll committed alone: [`Store::prepare`], then [`Store::commit_group`] of it.
+    /// One poll committed alone: [`Store::prepare`], then [`Store::commit_group`] of it,
+    /// every source at priority 0.
     pub fn commit_one(
         &self,
         source: SourceId,
@@ -148,6 +153,7 @@ impl Store {
             prepared,
             state,
             now,
+            priorities: Priorities::default(),
         };
         self.commit_group(vec![poll])
             .pop()
@@ -181,6 +187,7 @@ impl Store {
             prepared,
             mut state,
             now,
+            priorities,
         } = poll;
         // Prepared from other stories (a caller's bug): prepared again, rather than trusted.
         let prepared = if prepared.keys.len() == stories.len() {
@@ -188,22 +195,35 @@ impl Store {
         } else {
             self.prepare(&stories)
         };
-        let first_seen: Vec<Option<i64>> = {
+        let (resolved, first_seen): (Vec<StoryKey>, Vec<Option<i64>>) = {
             let index = self.read_index();
-            prepared.keys.iter().map(|k| index.first_seen(k)).collect()
+            let known = |k: &StoryKey| group.pending.contains_key(k) || index.contains(k);
+            let resolved = alias::resolve(&stories, &prepared.keys, &source, &state.aliases, known);
+            let first_seen = resolved.iter().map(|k| index.first_seen(k)).collect();
+            (resolved, first_seen)
         };
         let mut counts = CommitCounts::default();
         let mut staged: Vec<Staged> = Vec::new();
-        let items = stories.iter().zip(prepared.keys).zip(prepared.new);
-        for (((incoming, key), new), first_seen) in items.zip(first_seen) {
-            let (verdict, write) = match stored_version(data, group, &key, first_seen)? {
-                Some((first_seen, bytes)) => judge(incoming, key, first_seen, &bytes, now)?,
+        let items = stories.iter().zip(&prepared.keys).zip(&resolved);
+        for (((incoming, own), key), (new, first_seen)) in
+            items.zip(prepared.new.into_iter().zip(first_seen))
+        {
+            let (verdict, write) = match stored_version(data, group, key, first_seen)? {
+                Some((first_seen, bytes)) => {
+                    let stored = Stored {
+                        key: *key,
+                        first_seen,
+                        bytes: &bytes,
+                        by_own_key: own == key,
+                    };
+                    judge(incoming, stored, now, &priorities)?
+                }
                 // Not stored: new (`decide`'s contract), written as prepared, without a copy.
                 None => {
                     let (record, header) =
                         new.unwrap_or_else(|| (encode_story(incoming).into(), header_of(incoming)));
                     let write = Staged {
-                        key,
+                        key: *key,
                         record,
                         header,
                         moved_from: None,
@@ -214,6 +234,7 @@ impl Store {
             counts.count(verdict);
             staged.extend(write);
         }
+        alias::remember(&mut state, &stories, &resolved, &source);
         state.last_new = counts.new;
         state.last_updated = counts.updated;
         group
@@ -260,49 +281,63 @@ impl Store {
     }
 }
 
-/// Judges a story the store (or the group) already holds, as `bytes` first seen at
-/// `first_seen`: what it counts as, and what to write, if anything.
-fn judge(
-    incoming: &Story,
+/// A story the store (or the group) already holds: its key, first-seen time and record.
+struct Stored<'a> {
     key: StoryKey,
     first_seen: i64,
-    bytes: &[u8],
+    bytes: &'a [u8],
+    /// Found by the incoming story's own key, not by its guid.
+    by_own_key: bool,
+}
+
+/// Judges a story the store (or the group) already holds: what it counts as, and what to
+/// write, if anything.
+fn judge(
+    incoming: &Story,
+    stored: Stored<'_>,
     now: DateTime<Utc>,
+    priorities: &Priorities,
 ) -> Result<(Verdict, Option<Staged>), StoreError> {
-    // Most known stories are settled by the record's header alone (the same version again,
-    // or another source's copy): no body to decompress, decode or re-encode.
+    let Stored {
+        key,
+        first_seen,
+        bytes,
+        by_own_key,
+    } = stored;
+    // Most known stories are one source sending the same version again: settled by the
+    // record's header alone (no body to decompress, decode or re-encode), as long as the
+    // priorities its copy was chosen under still hold.
     let (mut header, body) = split_record(bytes)?;
     let pairs = header.sources.iter().map(|(id, f)| (id.as_str(), *f));
-    match dedupe::shortcut(pairs, incoming) {
-        Some(Shortcut::Unchanged) => return Ok((Verdict::Unchanged, None)),
-        Some(Shortcut::AddSource) => {
-            if let Some(from) = incoming.sources.first() {
-                header.sources.push((from.id.to_string(), from.fingerprint));
-            }
-            let record = join_record(&header, body).into();
+    // Found by its guid, the story may have another link now: only the copy can say.
+    let settled = by_own_key && dedupe::shortcut(pairs, incoming) == Some(Shortcut::Unchanged);
+    if settled && header.chosen_under(priorities) {
+        return Ok((Verdict::Unchanged, None));
+    }
+    let held = decode_held(bytes)?;
+    let (verdict, next) = match dedupe::decide(Some(&held), incoming, now, priorities) {
+        Change::New(s) => (Verdict::New, s),
+        Change::Updated(s) => (Verdict::Updated, s),
+        Change::Merged(s) => (Verdict::Unchanged, s),
+        // The priorities moved without moving the choice: the header learns them.
+        Change::Unchanged if settled => {
+            header = held_header(&held, priorities);
             let write = Staged {
                 key,
-                record,
+                record: join_record(&header, body).into(),
                 header,
                 moved_from: None,
             };
             return Ok((Verdict::Unchanged, Some(write)));
         }
-        None => {}
-    }
-    let (verdict, next) = match dedupe::decide(Some(&records::decode_story(bytes)?), incoming, now)
-    {
-        Change::New(s) => (Verdict::New, s),
-        Change::Updated(s) => (Verdict::Updated, s),
-        Change::Merged(s) => (Verdict::Unchanged, s),
         Change::Unchanged => return Ok((Verdict::Unchanged, None)),
     };
-    let header = header_of(&next);
+    let header: StoryHeader = held_header(&next, priorities);
     // Not done by `decide` today; if it ever is, the record moves.
     let moved_from = (header.first_seen != first_seen).then_some(first_seen);
     let write = Staged {
         key,
-        record: encode_story(&next).into(),
+        record: encode_held(&next, priorities).into(),
         header,
         moved_from,
     };

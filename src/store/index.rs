@@ -10,7 +10,7 @@ use smallvec::SmallVec;
 
 use crate::model::{SourceId, StoryKey};
 
-use super::records::StoryHeader;
+use super::story_record::StoryHeader;
 
 /// The index written at a clean close, so the next open need not read every story record
 /// (which would pull the whole store through sled's cache). Valid only for the data generation
@@ -327,6 +327,7 @@ mod tests {
             published,
             first_seen: published,
             sources: sources.iter().map(|s| ((*s).to_owned(), 0)).collect(),
+            priorities: Vec::new(),
         }
     }
 

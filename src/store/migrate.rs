@@ -1,9 +1,12 @@
 //! Layout migrations, run at open. Layout 1 (this project's first days) kept four trees:
 //! `stories`, `by_time`, `by_source` (on-disk indexes) and `sources`. Layout 2 keeps one record
 //! per story in `data` and builds the indexes in memory. Layout 3 keys those records by
-//! first-seen time before the story key.
+//! first-seen time before the story key. Layout 4 keeps every source's copy in a story
+//! record (version 3); an older record's one copy is its first source's.
 
-use super::records::{decode_header, decode_story_v1, encode_story, micros};
+use super::legacy::{self, decode_story_v1, decode_story_v2};
+use super::records::micros;
+use super::story_record::encode_story;
 use super::{SCHEMA_VERSION, story_key};
 use crate::model::StoryKey;
 
@@ -46,10 +49,10 @@ pub(super) fn from_v1(db: &sled::Db, meta: &sled::Tree, data: &sled::Tree) -> Re
 }
 
 /// Moves every layout-2 story record (`S` + story key) to its layout-3 key (`S` + first-seen
-/// time + story key), a bounded batch at a time, then records layout 3. Each batch moves
-/// records atomically and the old keys are the only ones it looks for, so a crash midway is
-/// finished by the next open. The index and its snapshot are unchanged: same stories, same
-/// headers.
+/// time + story key), a bounded batch at a time, then rewrites them as version 3 (as
+/// [`from_v3`] does) and records the layout. Each batch moves records atomically and the old
+/// keys are the only ones it looks for, so a crash midway is finished by the next open. The
+/// index and its snapshot are unchanged: same stories, same headers.
 pub(super) fn from_v2(meta: &sled::Tree, data: &sled::Tree) -> Result<(), String> {
     // The old keys first (17 bytes each), so each record is read once.
     let mut old = Vec::new();
@@ -67,8 +70,8 @@ pub(super) fn from_v2(meta: &sled::Tree, data: &sled::Tree) -> Result<(), String
                 continue;
             };
             batch.remove(k);
-            match decode_header(&v) {
-                Ok(header) => {
+            match legacy::split_v2(&v) {
+                Ok((header, _)) => {
                     let key = StoryKey(k[1..].try_into().expect("16 bytes"));
                     batch.insert(&story_key(&key, header.first_seen), v);
                     moved += 1;
@@ -79,7 +82,46 @@ pub(super) fn from_v2(meta: &sled::Tree, data: &sled::Tree) -> Result<(), String
         }
         data.apply_batch(batch).map_err(|e| e.to_string())?;
     }
-    finish(meta, 2, moved, skipped)
+    tracing::info!(
+        moved,
+        skipped,
+        "moved the story records of layout 2 to layout 3"
+    );
+    from_v3(meta, data)
+}
+
+/// Rewrites every version-2 story record (one copy) as version 3 under the same key, its one
+/// copy attributed to its first source, a bounded batch at a time, then records the layout.
+/// Only version-2 records are looked for, so a crash midway is finished by the next open. The
+/// headers keep their published time, first-seen time and sources: the index and its
+/// snapshot stay valid.
+pub(super) fn from_v3(meta: &sled::Tree, data: &sled::Tree) -> Result<(), String> {
+    let mut old = Vec::new();
+    for entry in data.scan_prefix(b"S") {
+        let (key, value) = entry.map_err(|e| e.to_string())?;
+        if value.first() == Some(&legacy::STORY_V2) {
+            old.push(key);
+        }
+    }
+    let (mut moved, mut skipped) = (0usize, 0usize);
+    for chunk in old.chunks(MOVES_PER_BATCH) {
+        let mut batch = sled::Batch::default();
+        for k in chunk {
+            let Some(v) = data.get(k).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            match decode_story_v2(&v) {
+                Ok(story) => {
+                    batch.insert(k, encode_story(&story));
+                    moved += 1;
+                }
+                // Unreadable: left as it is, skipped at open like any unreadable record.
+                Err(_) => skipped += 1,
+            }
+        }
+        data.apply_batch(batch).map_err(|e| e.to_string())?;
+    }
+    finish(meta, 3, moved, skipped)
 }
 
 /// Records the current layout once the records are moved, and makes it durable (a sled flush

@@ -6,13 +6,14 @@
 //! as new or edited is `dedupe`'s pure rule, which the store runs under its single writer
 //! lock, so two sources committing the same story merge instead of overwriting each other.
 //!
-//! Layout (schema 3): one record per story, because sled's cost is per record written.
+//! Layout (schema 4): one record per story, because sled's cost is per record written.
 //! - tree `meta`: `schema` → layout version (u32 BE); `created` → when the store was created
 //!   (or first opened by a release that records it); `served/NAME.EXT` → the last version of
 //!   an output feed the publish side served in that format (its ETag and Last-Modified), so
 //!   Last-Modified moves exactly when the bytes do, across restarts. The index snapshot.
 //! - tree `data`: `S` + first-seen time (µs, u64 BE) + story key (16 bytes) → story record
-//!   (header, then body); `C` + source id → source-state record. One tree, so one batch covers
+//!   (header, then body: every source's copy, and which one speaks); `C` + source id →
+//!   source-state record (with the guid aliases of its last document). One tree, so one batch covers
 //!   a poll. The time prefix keeps a poll's new stories side by side in the tree (they share
 //!   their first-seen time), so sled rewrites a few leaves per batch instead of one per story;
 //!   a story's first-seen time never changes, and the in-memory index gives it for any key.
@@ -21,25 +22,29 @@
 //! writes them to `meta` as a snapshot tagged with the data generation (`G` in `data`, bumped
 //! in every batch that changes stories); an open whose generation matches loads the snapshot,
 //! any other open (after a crash, say) rebuilds the indexes from the record headers. Schemas 1
-//! (four trees with on-disk indexes) and 2 (story keys without the time prefix) are migrated at
-//! open.
+//! (four trees with on-disk indexes), 2 (story keys without the time prefix) and 3 (one copy
+//! per story record) are migrated at open.
 //!
 //! Rooms: this file holds the public types, the `Store` handle, key encoding and the data
 //! generation; `open.rs` opening (recovery, migration dispatch, the snapshot), closing and
 //! flushing; `commit.rs` the one commit path (prepare, then a group commit: stage, apply);
-//! `read.rs` every read; `prune.rs` the per-source cap and retention; `records.rs` the on-disk
-//! records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
+//! `read.rs` every read; `prune.rs` the per-source cap and retention; `alias.rs` finding a story by its guid;
+//! `clusters.rs` the clusters of copies of one event; `story_record.rs` story records,
+//! `legacy.rs` older ones; `records.rs` the other on-disk records; `index.rs` the in-memory indexes; `migrate.rs` older layouts.
 
+mod alias;
 mod clusters;
 mod commit;
 mod fault;
 mod index;
+mod legacy;
 mod migrate;
 mod open;
 mod prune;
 mod read;
 mod records;
 mod reopen;
+mod story_record;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +53,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::{DateTime, Utc};
 use sled::IVec;
 
+use crate::dedupe::Priorities;
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 pub use clusters::Cluster;
 #[cfg(test)]
@@ -57,7 +63,7 @@ use index::Index;
 pub use records::RecordError;
 
 /// The on-disk layout version this release reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// sled's background flush interval: a commit is on disk at most this long after it returns,
 /// and concurrent polls share each fsync instead of queueing one each.
@@ -137,7 +143,7 @@ pub struct Prepared {
     keys: Vec<StoryKey>,
     /// Per story: its record and index header if it is new, else `None`. The record is already
     /// the buffer sled keeps, copied on the preparing thread rather than the writer's.
-    new: Vec<Option<(IVec, records::StoryHeader)>>,
+    new: Vec<Option<(IVec, story_record::StoryHeader)>>,
 }
 
 impl Prepared {
@@ -161,6 +167,10 @@ pub struct PollCommit {
     pub state: SourceState,
     /// The poll's time.
     pub now: DateTime<Utc>,
+    /// `[sources.ID] priority` of every source, from the config at commit time: which copy
+    /// speaks for a story several sources carry. A changed priority re-chooses at the
+    /// story's next commit by any of its sources.
+    pub priorities: Priorities,
 }
 
 /// A committed poll, handed back whole: its stories come back so the caller can free them

@@ -9,7 +9,8 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 
 use super::index::{self, Index};
-use super::records::{decode_created, decode_header, encode_created};
+use super::records::{decode_created, encode_created};
+use super::story_record::decode_header;
 use super::{
     CREATED, FLUSH_EVERY_MS, GENERATION, Handles, SCHEMA_VERSION, SNAPSHOT, SNAPSHOT_V1, Store,
     StoreError, StoreOptions, key_of_record, migrate,
@@ -221,6 +222,7 @@ fn bring_layout_up_to_date(
     match version {
         1 => migrate::from_v1(db, meta, data).map_err(failed),
         2 => migrate::from_v2(meta, data).map_err(failed),
+        3 => migrate::from_v3(meta, data).map_err(failed),
         SCHEMA_VERSION => migrate::drop_v1_leftovers(db),
         _ => Err(format!(
             "it has layout version {version}, and this sosik reads version {SCHEMA_VERSION}"

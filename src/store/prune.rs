@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::records::{encode_story, header_of, micros};
+use super::records::micros;
+use super::story_record::{decode_held, encode_held, held_header, split_record};
 use super::{Store, StoreError, story_key};
-use crate::model::{SourceId, StoryKey};
+use crate::model::{SourceId, StoryCopy, StoryKey};
 
 impl Store {
     /// Keeps the newest `max` stories of `source` (never removing `protect`ed ones): older
@@ -82,19 +83,30 @@ impl Store {
             let Some(first_seen) = self.read_index().first_seen(key) else {
                 continue;
             };
-            let Some(mut story) = self.get(key)? else {
+            let Some(bytes) = self.data()?.get(story_key(key, first_seen))? else {
                 continue;
             };
-            match source {
-                Some(id) => story.sources.retain(|s| &s.id != id),
-                None => story.sources.clear(),
+            let (header, _) = split_record(&bytes)?;
+            let mut held = decode_held(&bytes)?;
+            let gone = |id: &SourceId| source.is_none_or(|s| s == id);
+            held.story.sources.retain(|s| !gone(&s.id));
+            held.copies.retain(|c| !gone(&c.source));
+            if let (Some(next), true) = (held.story.sources.first(), held.copies.is_empty()) {
+                // An old record kept one copy, and its source left: what it showed is kept
+                // as the next source's copy.
+                let copy = StoryCopy::of(&held.story, next.id.clone());
+                held.copies.push(copy);
             }
-            if story.sources.is_empty() {
+            if held.story.sources.is_empty() {
                 batch.remove(&story_key(key, first_seen));
                 deleted.push(*key);
             } else {
-                batch.insert(&story_key(key, first_seen), encode_story(&story));
-                kept.push((*key, header_of(&story)));
+                // The copy that spoke may be gone: the next speaks, chosen under the
+                // priorities the record was last chosen under.
+                let priorities = header.recorded_priorities();
+                held.choose(&priorities);
+                batch.insert(&story_key(key, first_seen), encode_held(&held, &priorities));
+                kept.push((*key, held_header(&held, &priorities)));
             }
         }
         self.leave_clusters(&deleted, &mut batch)?;

@@ -6,7 +6,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::index::{Index, Slot};
-use super::records::{decode_fault, decode_served, decode_source, decode_story, encode_served};
+use super::records::{decode_fault, decode_served, decode_source, encode_served};
+use super::story_record::decode_story;
 use super::{FAULT, PastFault, ServedVersion, Store, StoreError, served_key, state_key, story_key};
 use crate::model::{SourceId, SourceState, Story, StoryKey};
 

@@ -366,6 +366,7 @@ async fn retention_runs_when_the_daemon_starts() {
                     updated: at,
                     first_seen: at,
                     lang: None,
+                    guid: None,
                     sources: vec![],
                 };
                 s.sources = vec![StorySource {

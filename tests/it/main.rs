@@ -7,6 +7,7 @@ mod cli;
 mod cli_mistakes;
 mod config_edit;
 mod control;
+mod copies;
 mod crash;
 mod daemon;
 mod hostile;

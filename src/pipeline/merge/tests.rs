@@ -47,6 +47,7 @@ fn copy(source: &str, link: &str, title: &str, summary: &str, seen: DateTime<Utc
         updated: seen,
         first_seen: seen,
         lang: Some("ko".into()),
+        guid: None,
         sources: vec![],
     };
     s.sources = vec![StorySource {

@@ -59,6 +59,7 @@ fn stories() -> Vec<Story> {
             updated: at(1, 30),
             first_seen: at(0, 5),
             lang: Some("ko".into()),
+            guid: None,
             sources: vec![source("mk-all"), source("blog")],
         },
         Story {
@@ -76,6 +77,7 @@ fn stories() -> Vec<Story> {
             updated: at(0, 30),
             first_seen: at(0, 31),
             lang: None,
+            guid: None,
             sources: vec![source("blog")],
         },
         Story {
@@ -93,6 +95,7 @@ fn stories() -> Vec<Story> {
             updated: at(1, 10),
             first_seen: at(1, 0),
             lang: None,
+            guid: None,
             sources: vec![source("unknown")],
         },
     ]

@@ -2,7 +2,10 @@
 //! prepare and commit, group commits judged as the same polls one by one, and many commits
 //! beside flushes.
 
+use proptest::prelude::Strategy;
+
 use super::*;
+use crate::dedupe::Priorities;
 
 #[test]
 fn a_commit_stores_stories_newest_first_and_the_source_state() {
@@ -126,6 +129,7 @@ fn a_story_stored_between_prepare_and_commit_is_merged() {
             prepared,
             state: SourceState::default(),
             now: at(2),
+            priorities: crate::dedupe::Priorities::default(),
         }])
         .pop()
         .unwrap()
@@ -140,8 +144,8 @@ fn a_story_stored_between_prepare_and_commit_is_merged() {
     );
     let merged = store.get(&from_all[0].key()).unwrap().unwrap();
     let sources: Vec<&str> = merged.sources.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(sources, ["mk-it", "mk-all"]);
-    // Merged from the record's header: the body is the one stored.
+    // Equal copies: the smaller source id speaks, whichever was stored first.
+    assert_eq!(sources, ["mk-all", "mk-it"]);
     assert_eq!(merged.title, "삼성 회동");
     assert_eq!(merged.link, from_all[0].link);
     assert_eq!(store.len(), 2);
@@ -215,7 +219,8 @@ fn a_group_commit_stores_what_the_same_polls_one_by_one_would() {
     assert_eq!(contents(&group), contents(&one));
     let shared = group.get(&story("x", 2, "", 1).key()).unwrap().unwrap();
     let sources: Vec<&str> = shared.sources.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(sources, ["mk-it", "hankyung"]);
+    // Equal copies: the smaller source id speaks, whichever came first.
+    assert_eq!(sources, ["hankyung", "mk-it"]);
     for id in &ids {
         assert_eq!(
             group.source_state(id).unwrap(),
@@ -376,4 +381,161 @@ fn a_failing_write_fails_the_commit_alone_and_sets_the_fault_once() {
     assert!(store.fault().is_none(), "cleared once a flush works");
     commit(&store, "a", &[story("a", 4, "four", 4)], at(4));
     assert_eq!(titles(&store), ["four", "one"]);
+}
+
+/// A story of `source` whose link is `n` and whose guid is `guid`.
+fn with_guid(source: &str, n: u32, guid: &str, day: u32) -> Story {
+    let mut s = story(source, n, &format!("기사 {guid}"), day);
+    s.guid = Some(guid.to_owned());
+    s
+}
+
+#[test]
+fn a_story_is_found_by_its_guid_when_its_link_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = [with_guid("mk", 1, "a", 1), with_guid("mk", 2, "b", 1)];
+    commit_keeping_state(&store, "mk", &first, at(1));
+    let moved = [with_guid("mk", 11, "a", 2), with_guid("mk", 12, "b", 2)];
+    let counts = commit_keeping_state(&store, "mk", &moved, at(2));
+    assert_eq!((counts.new, counts.updated), (0, 2));
+    assert_eq!(store.len(), 2);
+    let a = store.get(&first[0].key()).unwrap().unwrap();
+    assert_eq!(a.link, moved[0].link, "updated in place");
+    assert_eq!(
+        a.identity, first[0].identity,
+        "its republished guid never changes"
+    );
+    // The source's state names the stories as stored, so retention keeps them.
+    let state = store
+        .source_state(&SourceId::new("mk").unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.current, vec![first[0].key(), first[1].key()]);
+}
+
+#[test]
+fn two_items_of_one_document_never_land_on_one_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let first = [with_guid("mk", 1, "a", 1), with_guid("mk", 2, "b", 1)];
+    commit_keeping_state(&store, "mk", &first, at(1));
+    // `a` moved to `b`'s old link (its own key now), and `b` to a new one: `b`'s guid would
+    // find the story `a` now lands on, so `b` is a story of its own.
+    let moved = [with_guid("mk", 2, "a", 2), with_guid("mk", 3, "b", 2)];
+    let counts = commit_keeping_state(&store, "mk", &moved, at(2));
+    assert_eq!(counts.new, 1);
+    assert_eq!(store.len(), 3);
+}
+
+/// A poll committed with the source's stored state carried on, as the pipeline does.
+fn commit_keeping_state(
+    store: &Store,
+    source: &str,
+    stories: &[Story],
+    now: DateTime<Utc>,
+) -> CommitCounts {
+    let id = SourceId::new(source).unwrap();
+    let mut state = store.source_state(&id).unwrap().unwrap_or_default();
+    state.current = stories.iter().map(Story::key).collect();
+    store
+        .commit_one(id, stories.to_vec(), state, now)
+        .unwrap()
+        .counts
+}
+
+/// One source's copy of one linked story for the order property: `s{source}`'s text of
+/// `words` words, damaged or not, first sent `source` minutes after the others' start.
+fn copy_of(source: usize, words: usize, damaged: bool) -> Story {
+    let mut title = "삼성 ".repeat(words);
+    if damaged {
+        title.push_str("â€™");
+    }
+    let mut s = story(&format!("s{source}"), 1, title.trim(), 2);
+    let seen = at(2) + chrono::Duration::minutes(source as i64);
+    (s.first_seen, s.updated) = (seen, seen);
+    s.authors = if source.is_multiple_of(2) {
+        vec![format!("기자 {source}")]
+    } else {
+        vec![]
+    };
+    s.sources[0].fingerprint = s.fingerprint();
+    s
+}
+
+/// The stored story after `order`'s polls, sources sorted, and the source that speaks.
+fn stored_after(copies: &[Story], order: &[usize], priorities: &Priorities) -> (Story, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for &i in order {
+        let source = copies[i].sources[0].id.to_string();
+        let mut commit = poll(
+            &store,
+            &source,
+            std::slice::from_ref(&copies[i]),
+            copies[i].first_seen,
+        );
+        commit.priorities = priorities.clone();
+        store.commit_group(vec![commit]).pop().unwrap().unwrap();
+    }
+    let mut story = store.get(&copies[0].key()).unwrap().unwrap();
+    let speaker = story.sources[0].id.to_string();
+    story.sources.sort_by(|a, b| a.id.cmp(&b.id));
+    (story, speaker)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    /// The stored story (every visible field, and the source that speaks) does not depend
+    /// on the order in which 2–4 sources' copies (some damaged, of different lengths and
+    /// priorities) arrive.
+    #[test]
+    fn the_stored_story_does_not_depend_on_the_order_copies_arrive_in(
+        (copies, order, ranks) in (2usize..=4).prop_flat_map(|n| (
+            proptest::collection::vec((1usize..4, proptest::bool::ANY), n),
+            proptest::strategy::Just((0..n).collect::<Vec<_>>()).prop_shuffle(),
+            proptest::collection::vec(-1i64..2, n),
+        ))
+    ) {
+        let copies: Vec<Story> = copies
+            .iter()
+            .enumerate()
+            .map(|(i, &(words, damaged))| copy_of(i, words, damaged))
+            .collect();
+        let priorities = Priorities::new(
+            ranks.iter().enumerate().map(|(i, p)| (format!("s{i}"), *p)),
+        );
+        let in_order: Vec<usize> = (0..copies.len()).collect();
+        proptest::prop_assert_eq!(
+            stored_after(&copies, &in_order, &priorities),
+            stored_after(&copies, &order, &priorities)
+        );
+    }
+}
+
+#[test]
+fn a_changed_priority_re_chooses_at_the_next_commit_of_an_unchanged_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (short, long) = (story("a", 1, "짧다", 1), story("b", 1, "훨씬 길다", 1));
+    let committed = |source: &str, s: &Story, priorities: Priorities| {
+        let mut commit = poll(&store, source, std::slice::from_ref(s), at(2));
+        commit.priorities = priorities;
+        store
+            .commit_group(vec![commit])
+            .pop()
+            .unwrap()
+            .unwrap()
+            .counts
+    };
+    committed("a", &short, Priorities::default());
+    committed("b", &long, Priorities::default());
+    assert_eq!(store.get(&short.key()).unwrap().unwrap().title, "훨씬 길다");
+    // `a` sends the same version again, now with a higher priority: it speaks.
+    let first = Priorities::new([("a".to_owned(), 1)]);
+    assert_eq!(committed("a", &short, first.clone()).updated, 1);
+    assert_eq!(store.get(&short.key()).unwrap().unwrap().title, "짧다");
+    // And again: nothing left to do.
+    assert_eq!(committed("a", &short, first).unchanged, 1);
 }

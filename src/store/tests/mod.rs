@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::records::{self, join_record, split_record};
+use super::records;
+use super::story_record::{self as story_records, join_record, split_record};
 use super::*;
 use crate::model::{Identity, StorySource};
 
@@ -66,6 +67,7 @@ fn story(source: &str, n: u32, title: &str, day: u32) -> Story {
         updated: at(day),
         first_seen: at(day),
         lang: None,
+        guid: None,
         sources: vec![],
     };
     s.sources = vec![StorySource {
@@ -92,6 +94,7 @@ fn poll(store: &Store, source: &str, stories: &[Story], now: DateTime<Utc>) -> P
         prepared: store.prepare(stories),
         state: poll_state(stories),
         now,
+        priorities: crate::dedupe::Priorities::default(),
     }
 }
 
@@ -138,7 +141,7 @@ fn records_round_trip() {
     s.authors = vec!["기자".into()];
     s.lang = Some("ko".into());
     assert_eq!(
-        records::decode_story(&records::encode_story(&s)).unwrap(),
+        story_records::decode_story(&story_records::encode_story(&s)).unwrap(),
         s
     );
     // The body is written in lz4_flex's size-prepended form, byte for byte (LZ4 is
@@ -146,11 +149,11 @@ fn records_round_trip() {
     let long = "<p>긴 본문, 반복되는 문장. A long body that compresses.</p>".repeat(40);
     for content in [None, Some(String::new()), Some(long)] {
         s.content = content;
-        let record = records::encode_story(&s);
+        let record = story_records::encode_story(&s);
         let (_, body) = split_record(&record).unwrap();
         let plain = lz4_flex::decompress_size_prepended(body).unwrap();
         assert_eq!(lz4_flex::compress_prepend_size(&plain), body);
-        assert_eq!(records::decode_story(&record).unwrap(), s);
+        assert_eq!(story_records::decode_story(&record).unwrap(), s);
     }
     let state = SourceState {
         etag: Some("\"x\"".into()),

@@ -1,6 +1,7 @@
 //! Opening: layouts refused and migrated, the index from its snapshot or a scan, a store
 //! in use, a corrupt store moved aside.
 
+use super::super::{legacy, story_record};
 use super::*;
 
 #[test]
@@ -35,7 +36,7 @@ fn a_layout_1_store_is_migrated_at_open() {
             .unwrap();
         db.open_tree("stories")
             .unwrap()
-            .insert(a.key().0, records::encode_story_v1(&a))
+            .insert(a.key().0, super::super::legacy::encode_story_v1(&a))
             .unwrap();
         db.open_tree("by_time").unwrap().insert(b"x", b"").unwrap();
         db.open_tree("sources")
@@ -72,6 +73,44 @@ fn a_layout_1_store_is_migrated_at_open() {
     assert_eq!(schema(&db), SCHEMA_VERSION);
 }
 
+/// Layout 3 kept one copy per story record (version 2): it opens as layout 4 with that copy
+/// attributed to the story's first source, every source kept, and the copies chosen among
+/// from the next commit on.
+#[test]
+fn a_layout_3_store_is_migrated_with_one_copy_per_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut shared = story("mk", 1, "삼성 회동", 1);
+    let other = story("it", 1, "삼성 회동", 1).sources[0].clone();
+    shared.sources.push(other);
+    let alone = story("mk", 2, "둘", 2);
+    {
+        let db = raw(dir.path());
+        let data = db.open_tree("data").unwrap();
+        for s in [&shared, &alone] {
+            let at = super::super::story_key(&s.key(), s.first_seen.timestamp_micros());
+            data.insert(at, legacy::encode_story_v2(s)).unwrap();
+        }
+        db.open_tree("meta")
+            .unwrap()
+            .insert("schema", &3u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = open(dir.path());
+    assert_eq!(store.get(&shared.key()).unwrap().unwrap(), shared);
+    assert_eq!(store.get(&alone.key()).unwrap().unwrap(), alone);
+    // The second source edits its copy to a longer one: it now speaks for the story.
+    let longer = story("it", 1, "삼성 회동, 더 긴 제목", 3);
+    assert_eq!(commit(&store, "it", &[longer], at(3)).updated, 1);
+    let now = store.get(&shared.key()).unwrap().unwrap();
+    assert_eq!(now.title, "삼성 회동, 더 긴 제목");
+    let ids: Vec<&str> = now.sources.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["it", "mk"], "the speaking copy's source first");
+    store.flush_blocking().unwrap();
+    drop(store);
+    assert_eq!(schema(&raw(dir.path())), SCHEMA_VERSION);
+}
+
 /// Layout 2 keyed story records by the story key alone; layout 3 puts the first-seen time
 /// first. A layout-2 store, including one whose migration a crash interrupted (some records
 /// already moved), opens with every story readable and only layout-3 keys left.
@@ -98,8 +137,13 @@ fn a_layout_2_store_is_migrated_at_open_even_when_half_done() {
             let data = db.open_tree("data").unwrap();
             let records: Vec<_> = data.scan_prefix(b"S").map(Result::unwrap).collect();
             assert_eq!(records.len(), 4);
-            for (k, v) in records.into_iter().skip(moved_before) {
+            for (k, v) in &records {
+                let old = story_record::decode_story(v).unwrap();
+                data.insert(k, legacy::encode_story_v2(&old)).unwrap();
+            }
+            for (k, _) in records.into_iter().skip(moved_before) {
                 assert_eq!(k.len(), 25);
+                let v = data.get(&k).unwrap().unwrap();
                 let mut old = vec![b'S'];
                 old.extend_from_slice(&k[9..]);
                 data.remove(&k).unwrap();
