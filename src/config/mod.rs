@@ -21,6 +21,7 @@ use crate::model::SourceId;
 
 pub mod edit;
 pub use edit::store_path_of;
+pub use sources::Merge;
 mod keys;
 mod raw;
 mod sources;
@@ -293,15 +294,6 @@ pub struct OutputConfig {
     pub limit: usize,
     /// Whether copies of one story from different sources show once or each.
     pub merge: Merge,
-}
-
-/// `[outputs.NAME] merge`: how an output shows a story several sources told.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Merge {
-    /// `"story"` (the default): once, as its chosen copy, naming the others.
-    Story,
-    /// `"none"`: every copy as its own item (copies sharing a link are still one).
-    None,
 }
 
 impl Config {

@@ -190,3 +190,12 @@ impl RawOutput {
         })
     }
 }
+
+/// `[outputs.NAME] merge`: how an output shows a story several sources told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// `"story"` (the default): once, as its chosen copy, naming the others.
+    Story,
+    /// `"none"`: every copy as its own item (copies sharing a link are still one).
+    None,
+}
