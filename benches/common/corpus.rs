@@ -208,10 +208,12 @@ impl Spec {
             categories.push("속보".to_owned());
         }
         let slug = slug_of(category);
+        // Each story states a figure of its own, as news does: without one, stories built from
+        // the same word lists would read as one event to story merging (issue 20).
         let title = if korean_only {
-            korean_title(&mut rng)
+            format!("{} {}억원", korean_title(&mut rng), number % 9_973)
         } else {
-            english_title(&mut rng)
+            format!("{} ${} million", english_title(&mut rng), number % 9_973)
         };
         let description = description(&mut rng, korean_only, &outlet(i), slug, number);
         Story {

@@ -34,11 +34,16 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// The fingerprint of a story's title and summary (plain text).
     pub fn of(title: &str, summary: &str) -> Fingerprint {
-        let text = text::match_text(title, summary);
-        let title_only = text::match_text(title, "");
+        let (title, opening) = (text::clean_title(title), text::opening(summary));
+        let title_grams = grams(&title);
+        let text = format!("{title} {opening}");
+        let mut all = title_grams.clone();
+        all.extend(grams(&opening));
+        all.sort_unstable();
+        all.dedup();
         Fingerprint {
-            grams: grams(&text),
-            title_grams: grams(&title_only),
+            grams: all,
+            title_grams,
             figures: figures::figures(&text),
         }
     }

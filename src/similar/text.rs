@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// How much of the summary's opening counts: enough for the lede, not the whole article, whose
 /// later paragraphs outlets rewrite most.
@@ -56,39 +56,101 @@ static COPYRIGHT: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Title and opening, cleaned of what outlets add and folded: the text copies are compared on.
 pub fn match_text(title: &str, summary: &str) -> String {
-    let title = TITLE_TAGS.replace(title.trim(), "");
-    let title = TITLE_TAIL.replace(&title, "");
-    let summary = BYLINES.replace_all(summary.trim(), " ");
+    let (title, opening) = (clean_title(title), opening(summary));
+    if opening.is_empty() {
+        return title;
+    }
+    format!("{title} {opening}")
+}
+
+/// The title without its tags and trailing outlet name, folded.
+pub fn clean_title(title: &str) -> String {
+    let title = title.trim();
+    // The regexes only where they can match: a tag leads with a bracket or a word such as
+    // UPDATE, a trailing outlet name follows ` - `, ` | ` or ` : `.
+    let tagged =
+        title.starts_with(['[', '【', '(']) || title.starts_with(|c: char| c.is_ascii_alphabetic());
+    let title = match tagged {
+        true => TITLE_TAGS.replace(title, ""),
+        false => title.into(),
+    };
+    let tailed = title.contains(" - ") || title.contains(" | ") || title.contains(" : ");
+    let title = match tailed {
+        true => TITLE_TAIL.replace(&title, "").into_owned(),
+        false => title.into_owned(),
+    };
+    fold(&title)
+}
+
+/// The summary's opening without bylines and credits, folded.
+pub fn opening(summary: &str) -> String {
+    // Bylines lead and credits trail: what lies past the opening's reach is never looked at.
+    let reach: String = summary.trim().chars().take(OPENING_CHARS * 3).collect();
+    let credited = reach.contains(['=', '@', '(', '[', '【'])
+        || reach.contains("기자")
+        || reach.contains("By ");
+    let summary = match credited {
+        true => BYLINES.replace_all(&reach, " "),
+        false => std::borrow::Cow::Borrowed(reach.as_str()),
+    };
     let summary = match COPYRIGHT.find(&summary) {
         Some(m) => &summary[..m.start()],
         None => &summary[..],
     };
     let opening: String = summary.trim().chars().take(OPENING_CHARS).collect();
-    fold(&format!("{title} {opening}"))
+    fold(&opening)
 }
 
 /// NFKC, lower case, middle dots and punctuation to spaces, whitespace collapsed. Digits, the
 /// decimal point, thousands separators, score dashes (`2-3`), `%` and currency signs stay:
 /// they make the figures.
 pub fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    // Most news text (Hangul syllables, ASCII) is NFKC already: the quick check skips the
+    // normalizer, which cost more than all the rest.
+    let stable = |c: char| c.is_ascii() || ('\u{AC00}'..='\u{D7A3}').contains(&c);
+    let normalized: std::borrow::Cow<'_, str> = if text.chars().all(stable) {
+        text.into()
+    } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        text.into()
+    } else {
+        text.nfkc().collect::<String>().into()
+    };
+    let chars: Vec<char> = normalized.chars().collect();
+    let mut out = String::with_capacity(normalized.len());
     let mut space = true;
-    let chars: Vec<char> = text.nfkc().flat_map(char::to_lowercase).collect();
     for (i, &c) in chars.iter().enumerate() {
-        let between_digits = |c: char| {
-            i > 0
-                && chars[i - 1].is_ascii_digit()
-                && chars.get(i + 1).is_some_and(char::is_ascii_digit)
-                && matches!(c, '.' | ',' | '-' | ':' | '–')
+        let kept = match c {
+            // The common cases first: Hangul syllables and ASCII.
+            '\u{AC00}'..='\u{D7A3}' | 'a'..='z' | '0'..='9' | '%' | '$' => Some(c),
+            'A'..='Z' => Some(c.to_ascii_lowercase()),
+            '.' | ',' | '-' | ':' | '–'
+                if i > 0
+                    && chars[i - 1].is_ascii_digit()
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit) =>
+            {
+                Some(c)
+            }
+            _ if c.is_ascii() => None,
+            '€' | '£' | '₩' => Some(c),
+            _ if c.is_alphanumeric() => {
+                for lower in c.to_lowercase() {
+                    out.push(lower);
+                }
+                space = false;
+                continue;
+            }
+            _ => None,
         };
-        let keep =
-            c.is_alphanumeric() || matches!(c, '%' | '$' | '€' | '£' | '₩') || between_digits(c);
-        if keep {
-            out.push(c);
-            space = false;
-        } else if !space {
-            out.push(' ');
-            space = true;
+        match kept {
+            Some(c) => {
+                out.push(c);
+                space = false;
+            }
+            None if !space => {
+                out.push(' ');
+                space = true;
+            }
+            None => {}
         }
     }
     if out.ends_with(' ') {

@@ -158,7 +158,12 @@ fn merging_in_arrival_order_through_the_index_finds_the_pairs_and_nothing_else()
         let me = key(*pair, *side);
         index.count(fp);
         let mut joined = me;
-        for candidate in index.candidates(source, *at, fp).into_iter().take(8) {
+        // As `pipeline::merge` does: candidates sharing two filed grams, the best three.
+        let likely = index
+            .candidates(source, *at, fp)
+            .into_iter()
+            .filter(|c| c.grams >= 2);
+        for candidate in likely.take(3) {
             let cluster = cluster_of[&candidate.key];
             if sources_of[&cluster].contains(source) {
                 continue;
@@ -214,6 +219,7 @@ fn merging_in_arrival_order_through_the_index_finds_the_pairs_and_nothing_else()
     assert_eq!(negatives_merged, 0);
     assert!(across.is_empty(), "merged across pairs: {across:?}");
     // The gram weights are a sketch counted as the copies arrive, and a candidate must share
-    // one of the four grams a story is filed under: a little below the pairwise rule's recall.
-    assert!(recall >= 0.85, "recall {recall:.3}; missed {missed:?}");
+    // two of the four grams it is filed under: below the pairwise rule's recall (84.0% against
+    // 87.0% in the labelled set).
+    assert!(recall >= 0.83, "recall {recall:.3}; missed {missed:?}");
 }

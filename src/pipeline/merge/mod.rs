@@ -19,8 +19,18 @@ use crate::similar::index::Index;
 use crate::similar::{Fingerprint, Likeness};
 use crate::store::{Store, StoreError};
 
-/// Candidates examined per new story, those sharing most rare grams first.
-const CANDIDATES: usize = 8;
+/// Candidates examined per new story, those sharing most rare grams first (more found no
+/// more copies in the labelled set, and each costs a store read).
+const CANDIDATES: usize = 3;
+
+/// Of the grams a candidate is filed under, how many the new story must have for the
+/// candidate to be read and judged: one shared rare gram is often a name two different
+/// events share; copies share more (the labelled set loses 2 of 162 pairs to this; each
+/// candidate read costs a store read and a fingerprint).
+const SHARED_GRAMS: usize = 2;
+
+/// Members of a candidate's cluster checked for conflicting figures and shared sources.
+const MEMBERS_CHECKED: usize = 16;
 
 /// The merge window's index, shared by every poll of a process. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -106,7 +116,8 @@ impl Merger {
             let source = story.sources.first().map_or("", |s| s.id.as_str());
             let first_seen = secs(story.first_seen);
             let candidates = index.candidates(source, first_seen, &fp);
-            for candidate in candidates.into_iter().take(CANDIDATES) {
+            let likely = candidates.into_iter().filter(|c| c.grams >= SHARED_GRAMS);
+            for candidate in likely.take(CANDIDATES) {
                 if self.joins(store, story, &fp, &candidate.key, &index)? {
                     merged += 1;
                     break;
@@ -137,7 +148,7 @@ impl Merger {
         let keys = cluster
             .as_ref()
             .map_or(vec![*candidate], |c| c.members.clone());
-        for key in keys {
+        for key in keys.into_iter().take(MEMBERS_CHECKED) {
             let member = if key == *candidate {
                 found.clone()
             } else {
