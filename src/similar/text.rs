@@ -108,13 +108,12 @@ pub fn fold(text: &str) -> String {
     // Most news text (Hangul syllables, ASCII) is NFKC already: the quick check skips the
     // normalizer, which cost more than all the rest.
     let stable = |c: char| c.is_ascii() || ('\u{AC00}'..='\u{D7A3}').contains(&c);
-    let normalized: std::borrow::Cow<'_, str> = if text.chars().all(stable) {
-        text.into()
-    } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
-        text.into()
-    } else {
-        text.nfkc().collect::<String>().into()
-    };
+    let normalized: std::borrow::Cow<'_, str> =
+        if text.chars().all(stable) || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+            text.into()
+        } else {
+            text.nfkc().collect::<String>().into()
+        };
     let chars: Vec<char> = normalized.chars().collect();
     let mut out = String::with_capacity(normalized.len());
     let mut space = true;
