@@ -274,30 +274,3 @@ impl Index {
         out
     }
 }
-
-#[cfg(test)]
-mod speed_probe {
-    use super::super::*;
-    #[test]
-    #[ignore]
-    fn fingerprint_speed() {
-        let title = "[속보] 카카오, 판교 데이터센터 2곳 추가 건립…5000억원 투입";
-        let summary = "(서울=연합뉴스) 박지성 기자 = 카카오가 경기 판교에 5000억원을 들여 데이터센터 2곳을 추가로 짓는다고 8일 밝혔다. 신규 센터는 2028년 완공 예정이다. 카카오 관계자는 데이터센터 수요가 늘고 있다고 말했다.";
-        let n = 20_000;
-        let time = |what: &str, f: &dyn Fn() -> usize| {
-            let t = std::time::Instant::now();
-            let mut k = 0;
-            for _ in 0..n {
-                k += f();
-            }
-            println!("{what}: {:?} ({k})", t.elapsed() / n);
-        };
-        time("clean_title", &|| text::clean_title(title).len());
-        time("opening", &|| text::opening(summary).len());
-        let o = text::opening(summary);
-        time("fold", &|| text::fold(summary).len());
-        time("grams", &|| grams(&o).len());
-        time("figures", &|| figures::figures(&o).len());
-        time("whole", &|| Fingerprint::of(title, summary).grams.len());
-    }
-}
