@@ -119,3 +119,20 @@ kv() { grep -oP "(^|\\s)$2=\\K\\S+" "$1" | head -1; }
 
 # The VmRSS of a process, in KiB.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# steady_rss_kib PID: its RSS once idle: until three samples a second apart agree within 256 KiB (30 s at most).
+steady_rss_kib() {
+    local prev=0 steady=0 now
+    for _ in $(seq 30); do
+        sleep 1
+        now=$(rss_kib "$1")
+        if [ $((now - prev)) -le 256 ] && [ $((prev - now)) -le 256 ]; then
+            steady=$((steady + 1))
+            [ "$steady" -ge 2 ] && break
+        else
+            steady=0
+        fi
+        prev=$now
+    done
+    rss_kib "$1"
+}

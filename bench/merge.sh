@@ -65,19 +65,7 @@ idle() {
     SOSIK__STORE__MERGE_WINDOW=$1 "$SOSIK" --config "$OUT/sosik-serve.toml" run 2>"$OUT/run-$1.log" &
     SOSIK_PID=$!
     wait_http "http://127.0.0.1:$SERVE_PORT/healthz" || die "sosik run does not answer"
-    local prev=0 now steady=0
-    for _ in $(seq 30); do
-        sleep 1
-        now=$(rss_kib "$SOSIK_PID")
-        if [ $((now - prev)) -le 256 ] && [ $((prev - now)) -le 256 ]; then
-            steady=$((steady + 1))
-            [ "$steady" -ge 2 ] && break
-        else
-            steady=0
-        fi
-        prev=$now
-    done
-    rss_kib "$SOSIK_PID"
+    steady_rss_kib "$SOSIK_PID"
     kill -TERM "$SOSIK_PID"
     wait "$SOSIK_PID" || true
     SOSIK_PID=

@@ -117,22 +117,6 @@ log "serve: sosik run on the store, sources disabled"
 "$SOSIK" --config "$OUT/sosik-serve.toml" run 2>"$OUT/run.log" &
 SOSIK_PID=$!
 wait_http "http://127.0.0.1:$SERVE_PORT/healthz" || die "sosik run does not answer; see $OUT/run.log"
-# Idle: until three samples a second apart agree within 256 KiB (30 s at most).
-steady_rss_kib() {
-    local prev=0 steady=0 now
-    for _ in $(seq 30); do
-        sleep 1
-        now=$(rss_kib "$1")
-        if [ $((now - prev)) -le 256 ] && [ $((prev - now)) -le 256 ]; then
-            steady=$((steady + 1))
-            [ "$steady" -ge 2 ] && break
-        else
-            steady=0
-        fi
-        prev=$now
-    done
-    rss_kib "$1"
-}
 IDLE_RSS_KIB=$(steady_rss_kib "$SOSIK_PID")
 mkdir -p "$OUT/www/static"
 curl -sf "http://127.0.0.1:$SERVE_PORT/feeds/it.xml" -o "$OUT/www/static/it.xml" ||

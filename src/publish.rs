@@ -65,7 +65,7 @@ use crate::store::{ServedVersion, Store, StoreError};
 mod opml;
 mod select;
 
-pub use select::{Copy, Told};
+pub use select::{Copy, Told, with_copies};
 
 #[cfg(test)]
 pub(crate) mod fixtures;

@@ -135,22 +135,20 @@ impl Daemon {
         }
         let store = self.ingest.store().clone();
         let retention = config.store.retention;
-        let (forgotten, stored, close_error) = tokio::task::spawn_blocking(move || {
-            let mut error = None;
-            let forgotten = (store.apply_retention(Utc::now(), retention)).unwrap_or_else(|e| {
-                error = Some(e.to_string());
-                0
-            });
+        let finished = tokio::task::spawn_blocking(move || {
+            let (forgotten, mut error) = super::poll::retain_after_poll(&store, retention);
             if let Err(e) = store.flush_blocking() {
                 error = Some(e.to_string());
             }
             (forgotten, store.len(), error)
-        })
-        .await
-        .map_err(|e| AppError::Server {
-            addr: "the control socket".into(),
-            reason: e.to_string(),
-        })?;
+        });
+        let (forgotten, stored, close_error) = finished.await.unwrap_or_else(|e| {
+            let error = format!(
+                "retention after the polls failed: {}",
+                crate::join_message(e)
+            );
+            (0, self.ingest.store().len(), Some(error))
+        });
         if forgotten > 0 {
             self.publisher.invalidate();
         }

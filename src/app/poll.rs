@@ -55,15 +55,7 @@ pub async fn poll_now(
     let store = Store::open(&StoreOptions::from(&config.store))?;
     let ingest = Ingest::new(config.clone(), store.clone())?;
     let reports = ingest.ingest_all(&selected, done).await;
-    // On a failing store the polls have said so, one sentence each; retention and the close
-    // then fail the same way, which is reported once, after them.
-    let mut close_error = None;
-    let forgotten = store
-        .apply_retention(Utc::now(), config.store.retention)
-        .unwrap_or_else(|e| {
-            close_error = Some(e.to_string());
-            0
-        });
+    let (forgotten, mut close_error) = retain_after_poll(&store, config.store.retention);
     // Config order, so the table reads like the config.
     let order: std::collections::HashMap<_, _> = config
         .sources
@@ -84,4 +76,17 @@ pub async fn poll_now(
         forgotten,
         close_error,
     })
+}
+
+/// Retention after `sosik poll`'s polls (offline or in the daemon): how many stories it forgot,
+/// and why it failed. On a failing store the polls have said so, one sentence each; retention
+/// and the close or flush then fail the same way, which is reported once, after them.
+pub(super) fn retain_after_poll(
+    store: &Store,
+    retention: Option<std::time::Duration>,
+) -> (usize, Option<String>) {
+    match store.apply_retention(Utc::now(), retention) {
+        Ok(forgotten) => (forgotten, None),
+        Err(e) => (0, Some(e.to_string())),
+    }
 }

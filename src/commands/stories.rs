@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::{Ctx, local_time, rfc3339};
 use crate::model::Story;
-use crate::publish::{Copy, Told};
-use crate::store::{Store, StoreError};
+use crate::publish::{Told, with_copies};
+use crate::store::StoreError;
 
 /// Prints the stored stories, newest first (of an output, a source, or all), at most `limit`:
 /// with `--output`, the output's items (each merged story once, naming its other copies);
@@ -66,26 +66,6 @@ pub fn print_items(
         }
     }
     Ok(0)
-}
-
-/// A stored copy with the other copies of its story.
-fn with_copies(store: &Store, story: Story) -> Result<Told, StoreError> {
-    let mut copies = Vec::new();
-    if let Some(cluster) = store.cluster_of(&story.key())? {
-        for key in cluster.members.iter().filter(|k| **k != story.key()) {
-            if let Some(other) = store.get(key)? {
-                copies.push(Copy {
-                    link: other.link.clone(),
-                    source: match other.sources.first() {
-                        Some(s) => s.id.clone(),
-                        None => continue,
-                    },
-                    title: other.title,
-                });
-            }
-        }
-    }
-    Ok(Told { story, copies })
 }
 
 /// A story as `items --json` prints it (without its copies).

@@ -324,9 +324,8 @@ impl Ingest {
             now,
             priorities: self.config.load().priorities(),
         };
-        let unknown: Vec<bool> = (commit.stories.iter())
-            .map(|s| !self.store.contains(&s.key()))
-            .collect();
+        // What `prepare` found unknown to the store; merged below once stored.
+        let unknown = commit.prepared.unknown();
         let committed = self.writer.run(commit).await.map_err(worker_error)??;
         self.merge_new(committed.stories, unknown).await;
         *state = committed.state;

@@ -35,6 +35,16 @@ pub struct Copy {
 }
 
 impl Copy {
+    /// `story` as another copy: its link, its first source, its title (`None` for a story no
+    /// source carries any more).
+    pub fn of(story: &Story) -> Option<Copy> {
+        Some(Copy {
+            link: story.link.clone(),
+            source: story.sources.first()?.id.clone(),
+            title: story.title.clone(),
+        })
+    }
+
     /// The copy as a feed names it: its source by title.
     pub fn named(&self, sources: &BTreeMap<SourceId, SourceInfo>) -> OtherCopy {
         OtherCopy {
@@ -44,6 +54,18 @@ impl Copy {
             title: self.title.clone(),
         }
     }
+}
+
+/// A stored copy, told alone with the other copies of its story (`sosik items` without an
+/// output: every stored copy, each naming the others).
+pub fn with_copies(store: &Store, story: Story) -> Result<Told, StoreError> {
+    let mut copies = Vec::new();
+    if let Some(cluster) = store.cluster_of(&story.key())? {
+        for key in cluster.members.iter().filter(|k| **k != story.key()) {
+            copies.extend(store.get(key)?.as_ref().and_then(Copy::of));
+        }
+    }
+    Ok(Told { story, copies })
 }
 
 impl Publisher {
@@ -187,17 +209,7 @@ impl<I> Teller<'_, I> {
             .min_by(|&a, &b| speaks_before(&self.priorities, &members[a], &members[b]))
             .unwrap_or(0);
         let mut story = members.remove(chosen);
-        let copies = (members.iter())
-            .map(|m| Copy {
-                link: m.link.clone(),
-                source: m
-                    .sources
-                    .first()
-                    .map(|s| s.id.clone())
-                    .unwrap_or_else(|| story_source(&story)),
-                title: m.title.clone(),
-            })
-            .collect();
+        let copies = members.iter().filter_map(Copy::of).collect();
         // The guid the story was first published under, whichever copy speaks now.
         story.identity = cluster.founder;
         Ok(Some(Told { story, copies }))

@@ -151,6 +151,11 @@ impl Prepared {
     pub fn keys(&self) -> &[StoryKey] {
         &self.keys
     }
+
+    /// Per story, in their order: whether the store did not hold it when it was prepared.
+    pub fn unknown(&self) -> Vec<bool> {
+        self.new.iter().map(Option::is_some).collect()
+    }
 }
 
 /// One source's poll for [`Store::commit_group`], owning all it carries.

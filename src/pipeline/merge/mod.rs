@@ -144,22 +144,23 @@ impl Merger {
         if !Likeness::of(fp, &found_fp, index.weights()).same_event() {
             return Ok(false);
         }
-        let cluster = store.cluster_of(candidate)?;
-        let keys = cluster
-            .as_ref()
-            .map_or(vec![*candidate], |c| c.members.clone());
-        for key in keys.into_iter().take(MEMBERS_CHECKED) {
-            let member = if key == *candidate {
-                found.clone()
-            } else {
-                match store.get(&key)? {
-                    Some(member) => member,
-                    None => continue,
-                }
-            };
+        let conflicts = |member: &Story, member_fp: &Fingerprint| {
             let shares_source =
                 (member.sources.iter()).any(|m| story.sources.iter().any(|s| s.id == m.id));
-            if shares_source || fingerprint(&member).figures.conflict(&fp.figures) {
+            shares_source || member_fp.figures.conflict(&fp.figures)
+        };
+        if conflicts(&found, &found_fp) {
+            return Ok(false);
+        }
+        let others = store
+            .cluster_of(candidate)?
+            .map(|c| c.members)
+            .unwrap_or_default();
+        let others = others.into_iter().filter(|k| k != candidate);
+        for key in others.take(MEMBERS_CHECKED) {
+            if let Some(member) = store.get(&key)?
+                && conflicts(&member, &fingerprint(&member))
+            {
                 return Ok(false);
             }
         }

@@ -57,6 +57,16 @@ fn copy(source: &str, link: &str, title: &str, summary: &str, seen: DateTime<Utc
     s
 }
 
+/// [`EVENT`]'s copies in order, first seen on day 8, `hours` apart.
+fn event_every(hours: i64) -> Vec<Story> {
+    (EVENT.iter().enumerate())
+        .map(|(n, (source, link, title, summary))| {
+            let seen = day(8) + chrono::Duration::hours(n as i64 * hours);
+            copy(source, link, title, summary, seen)
+        })
+        .collect()
+}
+
 /// Commits each story as its source's poll, then merges it, as the pipeline does.
 fn arrive(store: &crate::store::Store, merger: &Merger, stories: &[Story]) {
     for story in stories {
@@ -177,17 +187,7 @@ fn copies_farther_apart_than_the_window_never_merge() {
 fn forgotten_members_leave_the_cluster_and_the_rest_keep_its_guid() {
     let fx = fixture();
     let merger = Merger::empty(Duration::from_secs(48 * 3600));
-    let stories: Vec<Story> = (EVENT.iter().enumerate())
-        .map(|(n, (source, link, title, summary))| {
-            copy(
-                source,
-                link,
-                title,
-                summary,
-                day(8) + chrono::Duration::hours(n as i64 * 10),
-            )
-        })
-        .collect();
+    let stories = event_every(10);
     arrive(&fx.store, &merger, &stories);
     let founder = stories[0].identity.republished_guid().0;
     // Retention takes the founder (first seen earliest) only.
@@ -216,17 +216,7 @@ fn forgotten_members_leave_the_cluster_and_the_rest_keep_its_guid() {
 #[test]
 fn after_a_restart_the_window_is_rebuilt_from_the_store() {
     let fx = fixture();
-    let stories: Vec<Story> = (EVENT.iter().enumerate())
-        .map(|(n, (source, link, title, summary))| {
-            copy(
-                source,
-                link,
-                title,
-                summary,
-                day(8) + chrono::Duration::hours(n as i64),
-            )
-        })
-        .collect();
+    let stories = event_every(1);
     let before = Merger::empty(Duration::from_secs(48 * 3600));
     arrive(&fx.store, &before, &stories[..1]);
     drop(before);
