@@ -93,11 +93,16 @@ fn print_answer(answer: &Answer) -> Result<ExitCode> {
 /// daemon, the config is only validated. Reached with the config file unvalidated: an invalid
 /// one is the daemon's to refuse (exit 1, naming the key), not a fatal error here.
 pub async fn reload(file: &std::path::Path) -> Result<ExitCode> {
-    let store = sosik::config::store_path_of(file);
+    // The file is read once: its store locates the daemon, or it is what is checked.
+    let loaded = Config::load(file);
+    let store = match &loaded {
+        Ok(config) => config.store.path.clone(),
+        Err(_) => sosik::config::store_path_of(file),
+    };
     if let Some(answer) = ask(&store, &Request::Reload).await? {
         return print_answer(&answer);
     }
-    match Config::load(file) {
+    match loaded {
         Ok(config) => {
             println!(
                 "no daemon is running on the store at {}; {} is valid and is read when the daemon starts",

@@ -192,14 +192,11 @@ pub fn slug_of(url: &str) -> String {
     }
 }
 
-/// The store directory `file` configures, found even when the file is not a valid config
-/// (`sosik reload` must reach the daemon to hear what is wrong with it): the validated value
-/// when the file loads; else `SOSIK__STORE__PATH`; else `store.path` as written in the file
+/// The store directory `file` configures, for a file that is not a valid config (`sosik
+/// reload` must reach the daemon to hear what is wrong with it; a valid one has
+/// `store.path`): `SOSIK__STORE__PATH`; else `store.path` as written in the file
 /// or in its `[store]` table alone when the rest does not parse; else the default, `data`.
 pub fn store_path_of(file: &Path) -> PathBuf {
-    if let Ok(config) = Config::load(file) {
-        return config.store.path;
-    }
     if let Some(path) = std::env::var_os("SOSIK__STORE__PATH").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }

@@ -78,7 +78,7 @@ impl Publisher {
         let config = self.config();
         let output = (config.output(name).cloned())
             .ok_or_else(|| PublishError::UnknownOutput(name.to_owned()))?;
-        Ok(Teller::new(self.store(), config, output, usize::MAX))
+        Ok(teller(self.store(), config, output, usize::MAX))
     }
 
     /// The items `output` shows, newest first, at most `limit`, examining at most `budget`
@@ -88,7 +88,7 @@ impl Publisher {
         output: &OutputConfig,
         budget: usize,
     ) -> Result<Vec<Told>, StoreError> {
-        let mut teller = Teller::new(self.store(), self.config(), output.clone(), budget);
+        let mut teller = teller(self.store(), self.config(), output.clone(), budget);
         let mut picked = Vec::new();
         while picked.len() < output.limit {
             match teller.next() {
@@ -124,23 +124,22 @@ struct Teller<'a, I> {
     priorities: Priorities,
 }
 
-impl<'a> Teller<'a, ()> {
-    fn new(
-        store: &'a Store,
-        config: Arc<Config>,
-        output: OutputConfig,
-        budget: usize,
-    ) -> Teller<'a, impl Iterator<Item = Result<Story, StoreError>> + 'a> {
-        Teller {
-            walk: store.newest_among(&output.sources),
-            store,
-            priorities: config.priorities(),
-            config,
-            output,
-            seen: HashSet::new(),
-            walked: 0,
-            budget,
-        }
+/// A teller of `output` over `store`, walking at most `budget` stories.
+fn teller<'a>(
+    store: &'a Store,
+    config: Arc<Config>,
+    output: OutputConfig,
+    budget: usize,
+) -> Teller<'a, impl Iterator<Item = Result<Story, StoreError>> + 'a> {
+    Teller {
+        walk: store.newest_among(&output.sources),
+        store,
+        priorities: config.priorities(),
+        config,
+        output,
+        seen: HashSet::new(),
+        walked: 0,
+        budget,
     }
 }
 
